@@ -1,0 +1,70 @@
+# Watercooler — the two commands of the README are `make run` and `make test`.
+# Both build the virtualenv themselves; nothing needs installing by hand.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+PG_URL ?= postgres://postgres@127.0.0.1:5432/test
+REDIS_URL ?= redis://127.0.0.1:6379/0
+DJANGO_PORT ?= 8000
+REALTIME_PORT ?= 8080
+
+.PHONY: run test test-sqlite test-postgres test-js lint venv system-deps demo bench bench-full clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Debian packages the browser tests and the cluster need (root on these machines).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+
+demo: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+
+# Django on 127.0.0.1:$(DJANGO_PORT) and the realtime server on :$(REALTIME_PORT).
+# Ctrl-C stops both (they share the terminal's process group; the trap catches stragglers).
+run: demo
+	@echo "Board:    http://127.0.0.1:$(DJANGO_PORT)/   API: http://127.0.0.1:$(DJANGO_PORT)/api/"
+	@echo "Realtime: ws://127.0.0.1:$(REALTIME_PORT)/<sprint>/"
+	@trap 'kill 0 2>/dev/null; exit 0' INT TERM; \
+	$(PY) watercooler.py --port $(REALTIME_PORT) --debug & \
+	$(PY) manage.py runserver 127.0.0.1:$(DJANGO_PORT) & \
+	wait
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# Every suite on the embedded default (SQLite + in-memory broker), then the
+# database-backed suites again on the real PostgreSQL. A missing PostgreSQL or
+# Redis is a failure, never a skip.
+test: $(STAMP) system-deps lint test-js test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(VENV)/bin/pytest tests
+
+# The suites that touch the database, again on PostgreSQL (the realtime-only suites
+# have no database and already ran above).
+test-postgres: $(STAMP)
+	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest tests/api tests/integration -m "not browser"
+
+test-js:
+	@if ls web/tests/*.test.js >/dev/null 2>&1; then node --test web/tests/; fi
+
+bench: $(STAMP)
+	$(PY) -m bench --quick
+
+bench-full: $(STAMP)
+	$(PY) -m bench --full
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache db.sqlite3 test-artifacts

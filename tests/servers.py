@@ -1,0 +1,137 @@
+"""Real servers for tests: free loopback ports, a `watercooler.py` subprocess, tokens and HMAC.
+
+Every suite that needs the realtime server starts it through `RealtimeServer`, so the
+server under test is always the real entry point, started the way an operator would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import jwt
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_SECRET = "test-realtime-secret-not-for-production"
+DJANGO_ORIGIN = "http://127.0.0.1:8000"
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_token(
+    *,
+    user_id: int = 1,
+    username: str = "ana",
+    sprint: int = 1,
+    secret: str = TEST_SECRET,
+    ttl: float = 3600,
+    **extra: Any,
+) -> str:
+    """A realtime ticket as Django issues it (see docs/protocol.md §1)."""
+    now = int(time.time())
+    claims = {"sub": str(user_id), "username": username, "sprint": sprint,
+              "aud": "watercooler", "iat": now, "exp": now + int(ttl), **extra}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def sign(body: bytes, *, secret: str = TEST_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    """Headers for `POST /events/` (docs/protocol.md §7)."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    digest = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", "X-Watercooler-Timestamp": ts,
+            "X-Watercooler-Signature": f"v1={digest}"}
+
+
+class RealtimeServer:
+    """`python watercooler.py` on a free port, as a subprocess. Use as a context manager."""
+
+    def __init__(self, *args: str, port: int | None = None, debug: bool = False,
+                 secret: str = TEST_SECRET, origins: tuple[str, ...] = (DJANGO_ORIGIN,),
+                 env: dict[str, str] | None = None) -> None:
+        self.port = port or free_port()
+        self.secret = secret
+        self.args = [sys.executable, str(ROOT / "watercooler.py"), f"--port={self.port}",
+                     f"--secret={secret}"]
+        self.args += [f"--allowed-origin={o}" for o in origins]
+        if debug:
+            self.args.append("--debug")
+        self.args += list(args)
+        self.env = {**os.environ, **(env or {})}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = ROOT / "test-artifacts" / f"realtime-{self.port}.log"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, sprint: int | str, token: str | None = None) -> str:
+        url = f"ws://127.0.0.1:{self.port}/{sprint}/"
+        return f"{url}?token={token}" if token else url
+
+    def start(self, timeout: float = 15) -> RealtimeServer:
+        self.log_path.parent.mkdir(exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"watercooler.py exited {self.proc.returncode}: "
+                                   f"{self.log_path.read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"watercooler.py did not become healthy on port {self.port}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
+        """Stop the server (SIGTERM; SIGKILL simulates a crash). Returns its exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def metrics(self) -> dict[str, float]:
+        """`/metrics` parsed into {'name{labels}': value}."""
+        with urllib.request.urlopen(f"{self.http_url}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        values: dict[str, float] = {}
+        for line in text.splitlines():
+            if line and not line.startswith("#"):
+                name, _, value = line.rpartition(" ")
+                values[name] = float(value)
+        return values
+
+    def metric(self, name: str) -> float:
+        """Sum of every sample of a metric (all label sets)."""
+        total = 0.0
+        for key, value in self.metrics().items():
+            if key == name or key.startswith(name + "{"):
+                total += value
+        return total
+
+    def __enter__(self) -> RealtimeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
