@@ -1,0 +1,1 @@
+"""Watercooler's Django project: the board REST API and the Django side of the realtime protocol."""

@@ -1,0 +1,1 @@
+"""The Scrum board: sprints, tasks and users over REST."""

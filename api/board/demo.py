@@ -1,0 +1,63 @@
+"""Demo data for `make run`: two users and a sprint with tasks. Idempotent."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from api.board.models import Sprint, Task
+
+DEMO_USERS = (("demo", "demo"), ("ana", "ana"))
+DEMO_SPRINT_NAME = "Demo sprint"
+DEMO_TASKS = (
+    ("Sketch the board layout", Task.Status.DONE),
+    ("Write the REST API", Task.Status.TESTING),
+    ("Realtime events", Task.Status.IN_PROGRESS),
+    ("Drag and drop between columns", Task.Status.IN_PROGRESS),
+    ("Presence avatars", Task.Status.NOT_STARTED),
+    ("Write the docs", Task.Status.NOT_STARTED),
+)
+
+
+@dataclass(frozen=True)
+class DemoSeed:
+    sprint: Sprint
+    created_users: list[str]
+    created_tasks: int
+
+
+@transaction.atomic
+def demo_seed() -> DemoSeed:
+    """Create what is missing of the demo users, sprint and tasks; change nothing else."""
+    User = get_user_model()
+    created_users = []
+    users = []
+    for username, password in DEMO_USERS:
+        user, created = User.objects.get_or_create(username=username)
+        if created:
+            user.set_password(password)
+            user.save()
+            created_users.append(username)
+        users.append(user)
+    today = timezone.localdate()
+    sprint = Sprint.objects.filter(name=DEMO_SPRINT_NAME, end__gte=today).first()
+    if sprint is None:
+        end = today + datetime.timedelta(days=14)
+        while Sprint.objects.filter(end=end).exists():  # `end` is unique
+            end += datetime.timedelta(days=1)
+        sprint = Sprint.objects.create(name=DEMO_SPRINT_NAME, end=end,
+                                       description="Two weeks to ship Watercooler.")
+    created_tasks = 0
+    for order, (name, status) in enumerate(DEMO_TASKS):
+        if Task.objects.filter(sprint=sprint, name=name).exists():
+            continue
+        started = today if status != Task.Status.NOT_STARTED else None
+        Task.objects.create(sprint=sprint, name=name, status=status, order=order,
+                            assigned=users[order % len(users)], started=started,
+                            completed=today if status == Task.Status.DONE else None)
+        created_tasks += 1
+    return DemoSeed(sprint=sprint, created_users=created_users, created_tasks=created_tasks)

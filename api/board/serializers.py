@@ -1,0 +1,139 @@
+"""REST representations of sprints, tasks and users, with the board's validation rules."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field, inline_serializer
+from rest_framework import serializers
+
+from api.board.models import Sprint, Task
+from api.links import absolute_url
+from api.realtime.outbox import latest_seq
+
+User = get_user_model()
+
+
+def _links_schema(name: str, *keys: str, nullable: tuple[str, ...] = ()) -> Any:
+    fields = {key: serializers.URLField(allow_null=key in nullable) for key in keys}
+    return inline_serializer(name=name, fields=fields)
+
+
+class RejectUnknownFieldsMixin:
+    """Refuse writes that carry fields the serializer does not know (DRF ignores them).
+
+    Read-only fields (`id`, `links`, `seq`) are known, so a client may PUT back what it
+    fetched; they are ignored as usual.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown: dict[str, Any] = {}
+        if isinstance(data, Mapping):
+            known = set(self.fields)  # type: ignore[attr-defined]
+            unknown = {name: ["Unknown field."] for name in sorted(set(data) - known)}
+        try:
+            value = super().to_internal_value(data)  # type: ignore[misc]
+        except serializers.ValidationError as exc:
+            if not unknown or not isinstance(exc.detail, dict):
+                raise
+            raise serializers.ValidationError({**exc.detail, **unknown}) from exc
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A sprint, its latest event `seq` (0 if none) and links."""
+
+    seq = serializers.SerializerMethodField(help_text="Latest authoritative event seq, 0 if none.")
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Sprint
+        fields = ("id", "name", "description", "end", "seq", "links")
+
+    def get_seq(self, sprint: Sprint) -> int:
+        annotated = getattr(sprint, "latest_seq", None)
+        return annotated if annotated is not None else latest_seq(sprint.pk)
+
+    @extend_schema_field(_links_schema("SprintLinks", "self", "tasks", "realtime"))
+    def get_links(self, sprint: Sprint) -> dict[str, str]:
+        return {
+            "self": absolute_url("sprint-detail", kwargs={"pk": sprint.pk}),
+            "tasks": absolute_url("task-list", query={"sprint": sprint.pk}),
+            "realtime": absolute_url("sprint-realtime", kwargs={"pk": sprint.pk}),
+        }
+
+
+class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    """A task; `assigned` is a username. Enforces the board's date and status rules."""
+
+    assigned = serializers.SlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Task
+        fields = ("id", "name", "description", "sprint", "status", "order", "assigned",
+                  "started", "due", "completed", "links")
+
+    @extend_schema_field(_links_schema("TaskLinks", "self", "sprint", "assigned",
+                                       nullable=("sprint", "assigned")))
+    def get_links(self, task: Task) -> dict[str, str | None]:
+        return {
+            "self": absolute_url("task-detail", kwargs={"pk": task.pk}),
+            "sprint": (absolute_url("sprint-detail", kwargs={"pk": task.sprint_id})
+                       if task.sprint_id else None),
+            "assigned": (absolute_url("user-detail", kwargs={"username": task.assigned.username})
+                         if task.assigned_id else None),
+        }
+
+    def validate_sprint(self, sprint: Sprint | None) -> Sprint | None:
+        if sprint is None:
+            return None
+        moving_in = self.instance is None or self.instance.sprint_id != sprint.pk
+        if moving_in and sprint.end < timezone.localdate():
+            raise serializers.ValidationError("Cannot add tasks to a sprint that has ended.")
+        return sprint
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        def current(name: str) -> Any:
+            if name in attrs:
+                return attrs[name]
+            return getattr(self.instance, name) if self.instance else None
+
+        status = current("status") or Task.Status.NOT_STARTED
+        started: datetime.date | None = current("started")
+        completed: datetime.date | None = current("completed")
+        if status == Task.Status.NOT_STARTED and started:
+            raise serializers.ValidationError(
+                {"started": ["A task that has not started cannot have a started date."]})
+        if completed and status != Task.Status.DONE:
+            raise serializers.ValidationError(
+                {"completed": ["Only a task whose status is done can have a completed date."]})
+        if started and completed and started > completed:
+            raise serializers.ValidationError(
+                {"completed": ["The completed date cannot be before the started date."]})
+        return attrs
+
+
+class UserSerializer(serializers.ModelSerializer):
+    """A user (read-only), looked up by username."""
+
+    full_name = serializers.CharField(source="get_full_name", read_only=True)
+    links = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ("id", "username", "full_name", "links")
+
+    @extend_schema_field(_links_schema("UserLinks", "self", "tasks"))
+    def get_links(self, user: Any) -> dict[str, str]:
+        return {
+            "self": absolute_url("user-detail", kwargs={"username": user.username}),
+            "tasks": absolute_url("task-list", query={"assigned": user.username}),
+        }

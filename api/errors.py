@@ -1,0 +1,58 @@
+"""One error body for every 4xx of the API: `{"error", "message", "fields"?}`.
+
+* `error`: a machine code (DRF's: `invalid`, `parse_error`, `not_authenticated`,
+  `authentication_failed`, `permission_denied`, `not_found`, `method_not_allowed`, ...).
+* `message`: one human sentence; for validation errors it names the first bad field.
+* `fields`: only for validation errors: `{field: [messages]}` (`non_field_errors` for
+  errors about the object as a whole).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+def error_body_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, with the body rewritten into the shape above."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = validation_error_body(exc.detail)
+    else:
+        code = exc.get_codes()
+        message = str(exc.detail)
+        if isinstance(exc, exceptions.ParseError) and "JSON" in message:
+            message = f"Malformed JSON in the request body: {message}"
+        response.data = {"error": code if isinstance(code, str) else exc.default_code,
+                         "message": message}
+    return response
+
+
+def validation_error_body(detail: Any) -> dict[str, Any]:
+    """`{"error": "invalid", "message": "<field>: <first message>", "fields": {...}}`."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail if isinstance(detail, list) else [detail]}
+    fields = {name: _flatten(messages) for name, messages in detail.items()}
+    first_field, first_messages = next(iter(fields.items()), ("non_field_errors", ["Invalid."]))
+    first = first_messages[0] if first_messages else "Invalid."
+    message = first if first_field == "non_field_errors" else f"{first_field}: {first}"
+    return {"error": "invalid", "message": message, "fields": fields}
+
+
+def _flatten(messages: Any) -> list[str]:
+    if isinstance(messages, dict):  # nested serializer
+        return [f"{key}: {text}" for key, value in messages.items() for text in _flatten(value)]
+    if isinstance(messages, list):
+        return [text for item in messages for text in _flatten(item)]
+    return [str(messages)]

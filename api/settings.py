@@ -1,0 +1,221 @@
+"""Django settings for Watercooler, read from the environment (12-factor).
+
+Every setting has a development default so that `make run` needs no configuration.
+Defaults marked DEV ONLY must be overridden in production.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+
+def env_str(name: str, default: str) -> str:
+    """The environment variable `name`, or `default` when unset or empty."""
+    return os.environ.get(name) or default
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """`1/true/yes/on` (any case) are true, `0/false/no/off` false; unset gives `default`."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str) -> list[str]:
+    """A comma-separated list, blanks dropped."""
+    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
+
+
+def env_float(name: str, default: float) -> float:
+    return float(env_str(name, str(default)))
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent  # the repository root
+
+# --- Core -------------------------------------------------------------------------------
+
+# SECRET_KEY: Django's signing key (sessions, CSRF). DEV ONLY default.
+SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-secret-key-change-me")
+# DEBUG: true by default for development; set DEBUG=false in production.
+DEBUG = env_bool("DEBUG", True)
+# ALLOWED_HOSTS: comma-separated host names Django answers for.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+# CSRF_TRUSTED_ORIGINS: comma-separated origins allowed to POST with session auth
+# (needed behind a TLS-terminating proxy); empty by default.
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+# SITE_URL: scheme + host for absolute links built outside a request
+# (management commands, the admin's events are built inside a request and use its host).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "api.board",
+    "api.realtime",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Remembers the request's scheme + host so links in outbox events match the API's.
+    "api.links.RequestOriginMiddleware",
+]
+
+ROOT_URLCONF = "api.urls"
+WSGI_APPLICATION = "api.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------
+
+# DATABASE_URL: e.g. postgres://user:pass@host:5432/name (psycopg 3). Default: SQLite file
+# db.sqlite3 at the repository root. CONN_MAX_AGE: seconds to keep connections (default 0).
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=int(env_str("CONN_MAX_AGE", "0")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE: a write transaction takes the lock at BEGIN, so concurrent writers (the
+    # dev server's threads, the delivery thread) wait for each other instead of failing
+    # with "database is locked" when a read lock is upgraded.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    )
+# DATABASE_TEST_NAME: name of the test database (default Django's "test_<NAME>"), so
+# parallel test runs on one PostgreSQL server need not clash.
+if os.environ.get("DATABASE_TEST_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DATABASE_TEST_NAME"]}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Auth, i18n -------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LANGUAGE_CODE = "en-us"
+# TIME_ZONE: the zone "today" is judged in (a sprint has ended when its end date < today).
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files and the browser client ------------------------------------------------
+
+# Django's own assets (admin, browsable API) under /static/, collected into STATIC_ROOT
+# by `manage.py collectstatic` for production and served by WhiteNoise.
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed but not hashed: no manifest is needed, so tests and DEBUG=false runs work
+    # without collectstatic.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# WEB_ROOT: the browser client (plain ES modules, no build step). WhiteNoise serves it at
+# the site root: `/` is web/index.html and `/app.js` is web/app.js. Paths WhiteNoise does
+# not find fall through to Django (so /api/ and /admin/ are unaffected, and `/` is a 404
+# until web/index.html exists).
+WHITENOISE_ROOT = Path(env_str("WEB_ROOT", str(BASE_DIR / "web")))
+WHITENOISE_INDEX_FILE = True
+# Serve app static files (admin, DRF) through the finders too, so nothing breaks before
+# `collectstatic` has run (WhiteNoise then warns "No directory at .../staticfiles/").
+WHITENOISE_USE_FINDERS = True
+
+# --- REST API ---------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    # Token first: its WWW-Authenticate header makes unauthenticated requests 401, not 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "api.board.pagination.BoardPagination",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.errors.error_body_exception_handler",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Watercooler API",
+    "DESCRIPTION": "Scrum board: sprints, tasks, users, realtime tickets. "
+    "See docs/protocol.md for the realtime contract.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Like every endpoint, the schema needs a login (token, or session via /api/auth/login/).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# --- Realtime (docs/protocol.md) --------------------------------------------------------
+
+# REALTIME_URL: where Django POSTs events (`<REALTIME_URL>/events/`).
+REALTIME_URL = env_str("REALTIME_URL", "http://127.0.0.1:8080").rstrip("/")
+# REALTIME_PUBLIC_URL: websocket base handed to clients in tickets (`<...>/<sprint>/`).
+REALTIME_PUBLIC_URL = env_str("REALTIME_PUBLIC_URL", "ws://127.0.0.1:8080").rstrip("/")
+# REALTIME_SECRET: shared with the realtime server; signs tickets and event posts.
+# DEV ONLY default.
+REALTIME_SECRET = env_str("REALTIME_SECRET", "dev-realtime-secret-change-me")
+# REALTIME_TOKEN_TTL: seconds a ticket is valid for connecting (default 3600).
+REALTIME_TOKEN_TTL = int(env_str("REALTIME_TOKEN_TTL", "3600"))
+# REALTIME_TIMEOUT: seconds for one POST /events/ (default 2).
+REALTIME_TIMEOUT = env_float("REALTIME_TIMEOUT", 2.0)
+# REALTIME_RETRY_MAX: cap in seconds of the delivery retry backoff (default 5).
+REALTIME_RETRY_MAX = env_float("REALTIME_RETRY_MAX", 5.0)
+# REALTIME_DELIVERY_THREAD: deliver events from a daemon thread in each web process
+# (default true). Set false when a separate `manage.py deliver_events` does it.
+REALTIME_DELIVERY_THREAD = env_bool("REALTIME_DELIVERY_THREAD", True)
+# OUTBOX_RETENTION_DAYS: delivered events older than this are pruned (default 7).
+OUTBOX_RETENTION_DAYS = env_float("OUTBOX_RETENTION_DAYS", 7)
+
+# --- Logging ----------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "api": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    },
+}

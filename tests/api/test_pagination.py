@@ -1,0 +1,48 @@
+"""Every list is paginated: {count, next, previous, results}; page_size is capped at 100."""
+
+from __future__ import annotations
+
+import pytest
+from rest_framework.test import APIClient
+
+from api.board.models import Task
+
+
+@pytest.fixture
+def many_tasks(db) -> None:
+    Task.objects.bulk_create(Task(name=f"task {i}", order=i) for i in range(120))
+
+
+@pytest.mark.parametrize("path", ["/api/sprints/", "/api/tasks/", "/api/users/"])
+def test_list_shape(client: APIClient, path: str) -> None:
+    body = client.get(path).json()
+    assert set(body) == {"count", "next", "previous", "results"}
+
+
+def test_default_page_size_is_50(client: APIClient, many_tasks: None) -> None:
+    body = client.get("/api/tasks/").json()
+    assert (body["count"], len(body["results"]), body["previous"]) == (120, 50, None)
+    assert body["next"] == "http://testserver/api/tasks/?page=2"
+
+
+def test_page_size_param(client: APIClient, many_tasks: None) -> None:
+    body = client.get("/api/tasks/?page_size=10&page=2").json()
+    assert [t["order"] for t in body["results"]] == list(range(10, 20))
+    assert body["previous"].startswith("http://testserver/api/tasks/?")
+
+
+def test_huge_page_size_is_capped_at_100(client: APIClient, many_tasks: None) -> None:
+    response = client.get("/api/tasks/?page_size=1000000000000")
+    assert response.status_code == 200
+    assert len(response.json()["results"]) == 100
+
+
+def test_nonsense_page_size_falls_back_to_default(client: APIClient, many_tasks: None) -> None:
+    assert len(client.get("/api/tasks/?page_size=-3").json()["results"]) == 50
+    assert len(client.get("/api/tasks/?page_size=lots").json()["results"]) == 50
+
+
+def test_page_out_of_range_is_404(client: APIClient, many_tasks: None) -> None:
+    response = client.get("/api/tasks/?page=99")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"

@@ -1,0 +1,176 @@
+"""Delivery of outbox events to a real HTTP server checking the HMAC (docs/protocol.md §7)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import time
+from collections.abc import Callable
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from api.board.models import Sprint, Task
+from api.realtime.delivery import retry_delay, stop_delivery_thread
+from api.realtime.models import OutboxEvent
+from api.realtime.publisher import DeliveryError, deliver_pending, prune_delivered, sign_body
+from tests.api.conftest import days
+from tests.api.realtime_stub import RealtimeStub
+from tests.servers import TEST_SECRET, free_port, sign
+
+
+@pytest.fixture
+def stub(settings) -> RealtimeStub:
+    with RealtimeStub() as running:
+        settings.REALTIME_URL = running.url
+        yield running
+
+
+def _pending() -> int:
+    return OutboxEvent.objects.filter(delivered_at__isnull=True).count()
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_signature_matches_the_protocol() -> None:
+    body = b'{"events":[]}'
+    assert sign_body(body, secret=TEST_SECRET, timestamp=1795600000) == sign(
+        body, secret=TEST_SECRET, timestamp=1795600000)
+
+
+@pytest.mark.django_db
+def test_events_arrive_in_order_signed(stub: RealtimeStub, sprint: Sprint,
+                                       other_sprint: Sprint) -> None:
+    task = Task.objects.create(name="T", sprint=sprint)
+    task.sprint = other_sprint
+    task.save()
+    assert deliver_pending() == 0
+    assert stub.bad_signatures == 0
+    got = [(e["sprint"], e["seq"], e["action"], e["model"]) for e in stub.accepted]
+    assert got == [(sprint.pk, 1, "created", "sprint"), (sprint.pk, 2, "created", "task"),
+                   (sprint.pk, 3, "removed", "task"),
+                   (other_sprint.pk, 1, "created", "sprint"), (other_sprint.pk, 2, "added", "task")]
+    assert stub.accepted[2]["id"] == task.pk
+    assert stub.accepted[2]["data"] == OutboxEvent.objects.get(sprint_id=sprint.pk, seq=3).data
+    assert _pending() == 0
+    requests = stub.requests
+    assert deliver_pending() == 0
+    assert stub.requests == requests  # nothing left to send
+
+
+@pytest.mark.django_db
+def test_duplicates_count_as_delivered(stub: RealtimeStub, sprint: Sprint) -> None:
+    Task.objects.create(name="T", sprint=sprint)
+    stub.last_seq[sprint.pk] = 2  # the server already has both events
+    assert deliver_pending() == 0
+    assert stub.accepted == []
+    assert _pending() == 0
+
+
+@pytest.mark.django_db
+def test_gap_stays_pending_until_filled(stub: RealtimeStub, sprint: Sprint) -> None:
+    Task.objects.create(name="T", sprint=sprint)  # seq 2
+    stub.last_seq[sprint.pk] = 1
+    OutboxEvent.objects.filter(seq=1).update(delivered_at=timezone.now())
+    OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())  # "lost" on the way
+    Task.objects.create(name="U", sprint=sprint)  # seq 3: the server sees a gap
+    assert deliver_pending() == 1
+    assert OutboxEvent.objects.get(seq=3).delivered_at is None
+    OutboxEvent.objects.filter(seq=2).update(delivered_at=None)
+    assert deliver_pending() == 0
+    assert [e["seq"] for e in stub.accepted] == [2, 3]
+
+
+@pytest.mark.django_db
+def test_server_down_raises_and_keeps_events(settings, sprint: Sprint) -> None:
+    settings.REALTIME_URL = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(DeliveryError, match=f"sprints {sprint.pk}"):
+        deliver_pending()
+    assert _pending() == 1
+
+
+@pytest.mark.django_db
+def test_bad_secret_is_refused_and_kept(stub: RealtimeStub, settings, sprint: Sprint) -> None:
+    settings.REALTIME_SECRET = "another-secret-of-sufficient-length-xx"
+    with pytest.raises(DeliveryError, match="401"):
+        deliver_pending()
+    assert stub.bad_signatures == 1
+    assert _pending() == 1
+
+
+@pytest.mark.django_db
+def test_log_lines_name_the_sprint(stub: RealtimeStub, sprint: Sprint,
+                                   caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="api.realtime"):
+        deliver_pending()
+    assert caplog.messages == [f"sprint {sprint.pk}: 1 events accepted (seq 1-1)"]
+
+
+@pytest.mark.django_db
+def test_deliver_events_once(stub: RealtimeStub, settings, sprint: Sprint) -> None:
+    out = StringIO()
+    call_command("deliver_events", "--once", stdout=out)
+    assert "drained" in out.getvalue()
+    assert [e["seq"] for e in stub.accepted] == [1]
+    Task.objects.create(name="T", sprint=sprint)
+    settings.REALTIME_URL = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(SystemExit) as exit_info:
+        call_command("deliver_events", "--once", stdout=out, stderr=StringIO())
+    assert exit_info.value.code == 1
+
+
+@pytest.mark.django_db
+def test_prune_keeps_recent_and_undelivered(sprint: Sprint) -> None:
+    Task.objects.create(name="T", sprint=sprint)
+    Task.objects.create(name="U", sprint=sprint)
+    old = timezone.now() - datetime.timedelta(days=8)
+    OutboxEvent.objects.filter(seq=1).update(delivered_at=old)
+    OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())
+    assert prune_delivered() == 1
+    assert sorted(OutboxEvent.objects.values_list("seq", flat=True)) == [2, 3]
+
+
+def test_retry_backoff_is_capped(settings) -> None:
+    settings.REALTIME_RETRY_MAX = 5
+    assert [retry_delay(n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
+    assert retry_delay(30) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_write_succeeds_while_server_down_then_events_flow(settings) -> None:
+    port = free_port()
+    settings.REALTIME_URL = f"http://127.0.0.1:{port}"
+    settings.REALTIME_DELIVERY_THREAD = True
+    settings.REALTIME_RETRY_MAX = 0.3
+    try:
+        from django.contrib.auth.models import User
+
+        client = APIClient()
+        client.force_authenticate(User.objects.create_user("ana"))
+        sprint = Sprint.objects.create(name="S", end=days(3))
+        began = time.monotonic()
+        response = client.post("/api/tasks/", {"name": "Offline", "sprint": sprint.pk},
+                               format="json")
+        assert response.status_code == 201
+        assert time.monotonic() - began < 1.5  # never waits on the realtime server
+        time.sleep(0.3)  # the delivery thread is failing and backing off meanwhile
+        assert _pending() == 2
+        with RealtimeStub(port=port) as stub:
+            _wait_for(lambda: len(stub.accepted) == 2)
+            assert [e["seq"] for e in stub.accepted] == [1, 2]
+            assert stub.accepted[1]["data"] == response.json()
+            _wait_for(lambda: _pending() == 0)
+            # Later commits wake the thread again.
+            client.patch(f"/api/tasks/{response.json()['id']}/", {"order": 4}, format="json")
+            _wait_for(lambda: len(stub.accepted) == 3)
+            assert stub.accepted[2]["action"] == "updated"
+    finally:
+        stop_delivery_thread()

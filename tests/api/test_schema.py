@@ -1,0 +1,41 @@
+"""The OpenAPI schema generates without warnings and validates; docs pages load."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_validates_without_warnings() -> None:
+    out = StringIO()
+    call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json",
+                 stdout=out)
+    assert '"/api/sprints/{id}/realtime/"' in out.getvalue()
+
+
+def test_schema_endpoint(client: APIClient) -> None:
+    response = client.get("/api/schema/")
+    assert response.status_code == 200
+    assert b"openapi" in response.content
+
+
+def test_swagger_ui(client: APIClient) -> None:
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_schema_needs_authentication(anonymous: APIClient) -> None:
+    assert anonymous.get("/api/schema/").status_code == 401
+
+
+def test_deploy_check_flags_dev_realtime_secret(settings) -> None:
+    from api.realtime.checks import DEV_REALTIME_SECRET, realtime_secret_check
+
+    settings.REALTIME_SECRET = DEV_REALTIME_SECRET
+    assert [m.id for m in realtime_secret_check()] == ["realtime.W001"]
+    settings.REALTIME_SECRET = "x" * 40
+    assert realtime_secret_check() == []

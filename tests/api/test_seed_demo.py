@@ -1,0 +1,40 @@
+"""`manage.py seed_demo` creates the demo users and sprint, and is safe to rerun."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+from django.utils import timezone
+
+from api.board.models import Sprint, Task
+
+pytestmark = pytest.mark.django_db
+
+
+def _seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_creates_users_sprint_and_tasks() -> None:
+    output = _seed()
+    assert "demo / demo" in output
+    assert authenticate(username="demo", password="demo") is not None
+    assert authenticate(username="ana", password="ana") is not None
+    sprint = Sprint.objects.get()
+    assert sprint.end > timezone.localdate()
+    statuses = set(Task.objects.filter(sprint=sprint).values_list("status", flat=True))
+    assert statuses == {"not_started", "in_progress", "testing", "done"}
+
+
+def test_seed_demo_is_idempotent() -> None:
+    _seed()
+    counts = (Sprint.objects.count(), Task.objects.count())
+    output = _seed()
+    assert (Sprint.objects.count(), Task.objects.count()) == counts
+    assert "0 tasks created" in output
+    assert authenticate(username="demo", password="demo") is not None
