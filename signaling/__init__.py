@@ -1,0 +1,1 @@
+"""Watercooler's realtime server: sprint subscriptions, presence, relay, WebRTC signaling."""

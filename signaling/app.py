@@ -1,0 +1,217 @@
+"""``ScrumApplication``: the URL table and the shared state every handler reaches.
+
+It keeps the subscribers of each sprint (the seed chapter's design) and every local peer by
+id, owns the broker, the metrics and the configuration, and delivers envelopes to local
+connections, each frame encoded once for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+import tornado.web
+from tornado.log import access_log
+
+from signaling.auth import ReplayCache
+from signaling.broker import Broker, Envelope, PeerInfo, create_broker
+from signaling.config import Config
+from signaling.events import EventsHandler
+from signaling.handlers import HealthHandler, IndexHandler, MetricsHandler
+from signaling.history import History
+from signaling.metrics import Metrics
+from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
+from signaling.sprint import SprintHandler
+
+__all__ = ["Connection", "ScrumApplication"]
+
+log = logging.getLogger(__name__)
+
+
+class Connection(Protocol):
+    """A local websocket as the application sees it (``SprintHandler`` is the real one)."""
+
+    peer_id: str
+    sprint: int
+
+    def send(self, frame: bytes) -> bool:
+        """Queue an encoded text frame; False if it was not (closed or too far behind)."""
+        ...
+
+    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
+
+
+class ChannelPairs:
+    """Which peers report an open data channel with which (``channels`` frames; metrics)."""
+
+    def __init__(self) -> None:
+        self._claims: dict[str, frozenset[str]] = {}
+        self._pairs: Counter[frozenset[str]] = Counter()
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    def report(self, peer: str, others: tuple[str, ...]) -> None:
+        self.forget(peer, keep_pairs=True)
+        claimed = frozenset(o for o in others if o != peer)
+        self._claims[peer] = claimed
+        for other in claimed:
+            self._pairs[frozenset((peer, other))] += 1
+
+    def forget(self, peer: str, *, keep_pairs: bool = False) -> None:
+        """Drop ``peer``'s claims; unless ``keep_pairs``, every pair it is in goes too."""
+        for other in self._claims.pop(peer, frozenset()):
+            pair = frozenset((peer, other))
+            self._pairs[pair] -= 1
+            if self._pairs[pair] <= 0:
+                del self._pairs[pair]
+        if not keep_pairs:
+            for pair in [p for p in self._pairs if peer in p]:
+                del self._pairs[pair]
+
+
+_QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+
+
+def _log_request(handler: tornado.web.RequestHandler) -> None:
+    """Access log: probes and scrapes only at DEBUG, client errors at WARNING."""
+    status = handler.get_status()
+    request = handler.request
+    if status >= 500:
+        level = logging.ERROR
+    elif status >= 400:
+        level = logging.WARNING
+    elif request.path in _QUIET_PATHS:
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    access_log.log(level, "%d %s %s (%s) %.1fms", status, request.method, request.uri,
+                   request.remote_ip, 1000.0 * request.request_time())
+
+
+class ScrumApplication(tornado.web.Application):
+    """The realtime server's application: routes, sprint subscriptions, broker, metrics."""
+
+    def __init__(self, config: Config, broker: Broker | None = None) -> None:
+
+        self.config = config
+        self.metrics = Metrics()
+        self.history = History(max_size=config.history_size, max_age=config.history_age,
+                               max_sprints=config.history_sprints)
+        self.broker = broker or create_broker(config.broker, self.deliver, self.history)
+        #: sprint id -> peer id -> connection, for this node's connections only.
+        self.subscribers: dict[int, dict[str, Connection]] = {}
+        self.peers: dict[str, Connection] = {}
+        self.channels = ChannelPairs()
+        self.replay_cache = ReplayCache(window=config.replay_window,
+                                        max_size=config.replay_cache_size)
+        self.closing = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        routes: list[Any] = [
+            (r"/", IndexHandler),
+            (r"/healthz", HealthHandler),
+            (r"/metrics", MetricsHandler),
+            (r"/events/?", EventsHandler),
+            (r"/(?P<sprint>[0-9]+)/?", SprintHandler),
+        ]
+        super().__init__(
+            routes,
+            websocket_ping_interval=config.ping_interval or None,
+            websocket_ping_timeout=config.ping_interval or None,
+            websocket_max_message_size=config.max_message_size,
+            compress_response=False,
+            log_function=_log_request,
+        )
+
+    # subscriptions ------------------------------------------------------------------------
+    async def join(self, conn: Connection, info: PeerInfo) -> tuple[list[PeerInfo], int | None]:
+        """Subscribe ``conn`` to its sprint; the peers already there and the latest seq.
+
+        The connection is registered first (frames for it wait until its welcome is sent),
+        then it is announced to the others.
+        """
+        sprint = conn.sprint
+        first = sprint not in self.subscribers
+        self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
+        self.peers[conn.peer_id] = conn
+        self._count()
+        if first:
+            await self.broker.subscribe(sprint)
+        others = [p for p in await self.broker.peers(sprint) if p.peer != conn.peer_id]
+        await self.broker.join(sprint, info)
+        latest = await self.broker.latest(sprint)
+        return others, latest
+
+    async def announce(self, conn: Connection, info: PeerInfo) -> None:
+        frame = encode(peer_joined_frame(info.peer, info.user.to_wire())).encode()
+        await self.broker.publish(Envelope(conn.sprint, frame, "presence", exclude=conn.peer_id))
+
+    async def leave(self, conn: Connection) -> None:
+        """Unsubscribe ``conn`` and tell the others it left."""
+        sprint = conn.sprint
+        members = self.subscribers.get(sprint)
+        if members is None or members.pop(conn.peer_id, None) is None:
+            return
+        self.peers.pop(conn.peer_id, None)
+        self.channels.forget(conn.peer_id)
+        self.metrics.datachannel_pairs.set(len(self.channels))
+        last = not members
+        if last:
+            del self.subscribers[sprint]
+            self.metrics.forget_sprint(sprint)
+        self._count()
+        await self.broker.leave(sprint, conn.peer_id)
+        if not self.closing:
+            frame = encode(peer_left_frame(conn.peer_id)).encode()
+            await self.broker.publish(Envelope(sprint, frame, "presence", exclude=conn.peer_id))
+        if last:
+            await self.broker.unsubscribe(sprint)
+
+    def report_channels(self, conn: Connection, peers: tuple[str, ...]) -> None:
+        self.channels.report(conn.peer_id, peers)
+        self.metrics.datachannel_pairs.set(len(self.channels))
+
+    def _count(self) -> None:
+        self.metrics.connections.set(len(self.peers))
+        self.metrics.sprints.set(len(self.subscribers))
+
+    # delivery -----------------------------------------------------------------------------
+    def deliver(self, envelope: Envelope) -> None:
+        """Write an envelope to its recipients on this node (the broker's callback)."""
+        if envelope.to is not None:
+            found = (self.peers.get(p) for p in envelope.to if p != envelope.exclude)
+            targets = [c for c in found if c is not None and c.sprint == envelope.sprint]
+        else:
+            members = self.subscribers.get(envelope.sprint, {})
+            targets = [c for p, c in members.items() if p != envelope.exclude]
+        sent = sum(1 for conn in targets if conn.send(envelope.frame))
+        if envelope.kind == "relay" and sent:
+            self.metrics.relay_deliveries.inc(sent)
+
+    # lifecycle ----------------------------------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in the background, kept referenced and awaited on shutdown."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def shutdown(self) -> None:
+        """Close every socket with 1001 and wait (up to the grace period) for them to go."""
+        self.closing = True
+        conns = list(self.peers.values())
+        log.info("shutting down: closing %d connections with 1001", len(conns))
+        for conn in conns:
+            conn.close(Close.GOING_AWAY, "server shutting down")
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.shutdown_grace
+        while (self.peers or self._tasks) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+        await self.broker.close()

@@ -1,0 +1,195 @@
+"""The broker seam: fan-out, presence and event history, local or shared between nodes.
+
+Two calls are kept apart, as in python-socketio's pub/sub manager: ``publish`` hands an
+``Envelope`` (the frame already encoded, plus who gets it) to every node subscribed to the
+sprint, and each node's ``deliver`` callback writes it to its own local connections.
+``MemoryBroker`` (one process, the default) calls ``deliver`` directly. A Redis broker
+implements the same methods with ``Envelope.pack()`` bytes published on a per-sprint
+channel, a listener calling ``deliver`` with ``Envelope.unpack()``, presence in a hash with
+a TTL, and ``record_event`` as one atomic script over a capped list.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from signaling.auth import User
+from signaling.history import EventStatus, History
+
+__all__ = ["Broker", "BrokerError", "Envelope", "MemoryBroker", "PeerInfo", "create_broker"]
+
+log = logging.getLogger(__name__)
+
+
+class BrokerError(Exception):
+    """The broker URL names something this server cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """A peer of a sprint as presence lists it."""
+
+    peer: str
+    user: User
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"peer": self.peer, "user": self.user.to_wire()}
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One frame for a sprint's connections, encoded once for all of them.
+
+    ``to`` names the recipients (None: everyone); ``exclude`` is the sender, who never gets
+    its own frame. ``kind`` is for metrics: event, presence, relay, signal or raw.
+    """
+
+    sprint: int
+    frame: bytes
+    kind: str
+    exclude: str | None = None
+    to: tuple[str, ...] | None = None
+
+    def pack(self, origin: str) -> bytes:
+        """Bus bytes: a JSON header line, then the frame verbatim (never re-encoded)."""
+        header = {"o": origin, "s": self.sprint, "k": self.kind, "x": self.exclude,
+                  "t": list(self.to) if self.to is not None else None}
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.frame
+
+    @classmethod
+    def unpack(cls, data: bytes) -> tuple[str, Envelope]:
+        """The origin node id and the envelope of bus bytes made by ``pack``."""
+        line, _, frame = data.partition(b"\n")
+        header = json.loads(line)
+        to = tuple(header["t"]) if header["t"] is not None else None
+        return header["o"], cls(sprint=header["s"], frame=frame, kind=header["k"],
+                                exclude=header["x"], to=to)
+
+
+Deliver = Callable[[Envelope], None]
+
+
+class Broker(ABC):
+    """What the server needs from its broker. Every method may be network I/O, so async."""
+
+    def __init__(self, deliver: Deliver, history: History) -> None:
+        #: Writes an envelope to this node's local connections (``ScrumApplication.deliver``).
+        self.deliver = deliver
+        self.history = history
+        #: Tells this node's own bus messages from other nodes'.
+        self.node_id = secrets.token_hex(8)
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Connect to the transport. Called once before the server listens."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Disconnect. Called once on shutdown."""
+
+    # fan-out ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def subscribe(self, sprint: int) -> None:
+        """This node has a connection of ``sprint``: receive the sprint's envelopes."""
+
+    @abstractmethod
+    async def unsubscribe(self, sprint: int) -> None:
+        """This node's last connection of ``sprint`` left."""
+
+    @abstractmethod
+    async def publish(self, envelope: Envelope) -> None:
+        """Deliver ``envelope`` on every node subscribed to its sprint, this one included."""
+
+    async def direct(self, envelope: Envelope) -> None:
+        """Deliver to the peers named in ``envelope.to`` wherever they are connected.
+
+        Defaults to ``publish``: recipients are filtered where they are delivered. A
+        transport with per-peer channels can override it.
+        """
+        await self.publish(envelope)
+
+    # presence --------------------------------------------------------------------------------
+    @abstractmethod
+    async def join(self, sprint: int, peer: PeerInfo) -> None: ...
+
+    @abstractmethod
+    async def leave(self, sprint: int, peer: str) -> None: ...
+
+    @abstractmethod
+    async def peers(self, sprint: int) -> list[PeerInfo]:
+        """Every peer of the sprint, on every node, in join order."""
+
+    async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
+        """Those of ``peers`` that are not peers of ``sprint``."""
+        present = {p.peer for p in await self.peers(sprint)}
+        return [p for p in peers if p not in present]
+
+    # history ---------------------------------------------------------------------------------
+    @abstractmethod
+    async def record_event(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
+        """Append the event if it is the sprint's next (atomically, across nodes)."""
+
+    @abstractmethod
+    async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
+        """Encoded events with seq > since, or None if the history does not cover them."""
+
+    @abstractmethod
+    async def latest(self, sprint: int) -> int | None: ...
+
+
+class MemoryBroker(Broker):
+    """Everything in this process: the default for a single realtime node."""
+
+    def __init__(self, deliver: Deliver, history: History) -> None:
+        super().__init__(deliver, history)
+        self._presence: dict[int, dict[str, PeerInfo]] = {}
+
+    async def subscribe(self, sprint: int) -> None:
+        pass  # every envelope is already local
+
+    async def unsubscribe(self, sprint: int) -> None:
+        pass
+
+    async def publish(self, envelope: Envelope) -> None:
+        self.deliver(envelope)
+
+    async def join(self, sprint: int, peer: PeerInfo) -> None:
+        self._presence.setdefault(sprint, {})[peer.peer] = peer
+
+    async def leave(self, sprint: int, peer: str) -> None:
+        members = self._presence.get(sprint)
+        if members is not None:
+            members.pop(peer, None)
+            if not members:
+                del self._presence[sprint]
+
+    async def peers(self, sprint: int) -> list[PeerInfo]:
+        return list(self._presence.get(sprint, {}).values())
+
+    async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
+        members = self._presence.get(sprint, {})
+        return [p for p in peers if p not in members]
+
+    async def record_event(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
+        return self.history.append(sprint, seq, frame)
+
+    async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
+        return self.history.since(sprint, since)
+
+    async def latest(self, sprint: int) -> int | None:
+        return self.history.latest(sprint)
+
+
+def create_broker(url: str, deliver: Deliver, history: History) -> Broker:
+    """The broker a ``--broker`` URL names: ``memory://`` (default); ``redis://`` is planned."""
+    scheme = url.partition("://")[0].lower()
+    if scheme == "memory":
+        return MemoryBroker(deliver, history)
+    if scheme in ("redis", "rediss"):
+        raise BrokerError(f"--broker {url}: the Redis broker is not implemented yet; "
+                          "use memory:// (one realtime node)")
+    raise BrokerError(f"--broker {url}: unknown scheme {scheme!r}; expected memory://")

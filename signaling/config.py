@@ -1,0 +1,63 @@
+"""Every setting of the realtime server in one frozen dataclass, with its default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Used when neither --secret nor REALTIME_SECRET is given; the server warns loudly.
+DEV_SECRET = "dev-realtime-secret-change-me"
+DEFAULT_ORIGINS = ("http://127.0.0.1:8000", "http://localhost:8000")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Settings of one realtime server. Built from the command line by ``signaling.server``."""
+
+    port: int = 8080
+    address: str = "127.0.0.1"
+    #: Seed walkthrough mode: anonymous connections, any Origin, raw text forwarded.
+    debug: bool = False
+    #: Shared with Django: verifies tickets (JWT HS256) and ``POST /events/`` (HMAC).
+    secret: str = DEV_SECRET
+    allowed_origins: tuple[str, ...] = DEFAULT_ORIGINS
+    #: ICE server URLs, offered in ``welcome.ice_servers`` as one ``{"urls": [...]}``.
+    ice_servers: tuple[str, ...] = ()
+    broker: str = "memory://"
+    #: Events kept per sprint for ``resume`` (count and age limits).
+    history_size: int = 1000
+    history_age: float = 3600.0
+    #: Sprints whose history is kept at once (least recently used forgotten first).
+    history_sprints: int = 10_000
+    #: Relay frames per second per connection (also the burst).
+    relay_rate: float = 60.0
+    #: Signal frames per second per connection; the burst is twice this.
+    signal_rate: float = 60.0
+    #: All frames: a connection sustaining this multiple of relay_rate is closed (4008).
+    flood_factor: float = 10.0
+    #: Drag moves held for coalescing per connection (distinct tasks).
+    coalesce_tasks: int = 64
+    max_message_size: int = 64 * 1024
+    #: ``POST /events/`` timestamps must be within this many seconds of the clock.
+    replay_window: float = 300.0
+    #: Signatures remembered for replay detection (oldest forgotten first).
+    replay_cache_size: int = 100_000
+    max_event_body: int = 1024 * 1024
+    max_events: int = 500
+    ping_interval: float = 20.0
+    #: Unsent bytes to one client before it is closed with 4009.
+    max_buffer: int = 1024 * 1024
+    #: Seconds to wait for sockets to close on shutdown.
+    shutdown_grace: float = 2.0
+
+    @property
+    def ice_server_list(self) -> list[dict[str, list[str]]]:
+        """``welcome.ice_servers``: one RTCIceServer holding every configured URL."""
+        return [{"urls": list(self.ice_servers)}] if self.ice_servers else []
+
+    @property
+    def signal_burst(self) -> float:
+        return 2 * self.signal_rate
+
+    @property
+    def flood_rate(self) -> float:
+        return self.flood_factor * self.relay_rate

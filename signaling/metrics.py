@@ -1,0 +1,61 @@
+"""Prometheus metrics of one server, in a registry of its own (no process-wide globals).
+
+Label values are bounded: frame types and error/close codes come from fixed sets, and a
+sprint's series are removed when its last local connection leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE", "Metrics"]
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    """Every metric the server exports (``GET /metrics``)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.connections = Gauge("watercooler_connections", "Open websocket connections",
+                                 registry=r)
+        self.sprints = Gauge("watercooler_sprints", "Sprints with a connection on this node",
+                             registry=r)
+        self.frames_in = Counter("watercooler_frames_in", "Frames received from clients",
+                                 ["type"], registry=r)
+        self.frames_out = Counter("watercooler_frames_out", "Frames sent to clients",
+                                  registry=r)
+        self.relayed = Counter("watercooler_relayed", "Relay frames accepted from clients",
+                               ["sprint"], registry=r)
+        self.relay_deliveries = Counter("watercooler_relay_deliveries",
+                                        "Relay frames written to recipients", registry=r)
+        self.coalesced = Counter("watercooler_coalesced",
+                                 "Drag moves replaced by a later one while over the rate",
+                                 registry=r)
+        self.dropped = Counter("watercooler_dropped", "Client frames dropped", ["reason"],
+                               registry=r)
+        self.events_delivered = Counter("watercooler_events_delivered",
+                                        "Authoritative events accepted and fanned out",
+                                        registry=r)
+        self.event_duplicates = Counter("watercooler_event_duplicates",
+                                        "Authoritative events refused as duplicates",
+                                        registry=r)
+        self.event_gaps = Counter("watercooler_event_gaps",
+                                  "Authoritative events refused for a gap", registry=r)
+        self.errors = Counter("watercooler_errors", "Error frames sent", ["code"], registry=r)
+        self.closes = Counter("watercooler_closes", "Connections closed", ["code"], registry=r)
+        self.datachannel_pairs = Gauge("watercooler_datachannel_pairs",
+                                       "Peer pairs reporting an open data channel", registry=r)
+
+    def forget_sprint(self, sprint: int) -> None:
+        """Drop the per-sprint series of a sprint that has no local connection left."""
+        with contextlib.suppress(KeyError):
+            self.relayed.remove(str(sprint))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,350 @@
+"""The Watercooler websocket protocol, declared once: message types, codec, error and close codes.
+
+This module is the code form of ``docs/protocol.md``. The server (``signaling``) and the
+Python client (``peer``) both import it; the browser mirrors it in ``web/protocol.js``.
+It does no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any, ClassVar
+
+__all__ = [
+    "DRAG_PHASES",
+    "MAX_MESSAGE_BYTES",
+    "PROTOCOL_VERSION",
+    "STATUSES",
+    "Channels",
+    "Close",
+    "Drag",
+    "ErrorCode",
+    "ProtocolError",
+    "Relay",
+    "Resume",
+    "Signal",
+    "decode",
+    "decode_drag",
+    "encode",
+    "event_frame",
+    "peer_joined_frame",
+    "peer_left_frame",
+    "relay_frame",
+    "resync_frame",
+    "signal_frame",
+    "welcome_frame",
+]
+
+PROTOCOL_VERSION = 1
+#: Frames larger than this close the connection with 1009 (``Close.MESSAGE_TOO_BIG``).
+MAX_MESSAGE_BYTES = 64 * 1024
+#: Task statuses as the REST API spells them; drag ghosts name their target column with one.
+STATUSES = ("not_started", "in_progress", "testing", "done")
+DRAG_PHASES = ("start", "move", "end")
+#: A relay or signal may name at most this many recipients.
+MAX_RECIPIENTS = 64
+_PEER_ID_MAX = 64
+
+
+class Close(IntEnum):
+    """Websocket close codes the server uses. 4xxx are ours (RFC 6455 private range)."""
+
+    NORMAL = 1000
+    GOING_AWAY = 1001  # server shutting down: reconnect elsewhere / later
+    MESSAGE_TOO_BIG = 1009  # frame over MAX_MESSAGE_BYTES
+    UNAUTHORIZED = 4001  # token missing, malformed, badly signed or expired: get a new one
+    FORBIDDEN = 4003  # token valid but for another sprint
+    FLOOD = 4008  # far over the frame-rate limit
+    SLOW_CONSUMER = 4009  # client did not read its frames; its outbound buffer overflowed
+
+
+class ErrorCode(StrEnum):
+    """``code`` of an ``error`` frame. The connection stays open after every one of them."""
+
+    BAD_JSON = "bad_json"  # text frame is not JSON
+    BAD_MESSAGE = "bad_message"  # JSON but not an object with a string ``type``
+    UNKNOWN_TYPE = "unknown_type"  # ``type`` is not a client message type
+    BAD_FIELD = "bad_field"  # a field is missing, of the wrong type or out of range
+    UNKNOWN_PEER = "unknown_peer"  # ``to`` names no peer of this sprint
+    RATE_LIMITED = "rate_limited"  # relay/signal over the per-connection rate; frame dropped
+    BINARY_UNSUPPORTED = "binary_unsupported"  # binary frames carry nothing in this protocol
+
+
+class ProtocolError(ValueError):
+    """A client frame that cannot be accepted. Becomes an ``error`` frame."""
+
+    def __init__(self, code: ErrorCode, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+    def to_wire(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": "error", "code": str(self.code), "message": self.message}
+        if self.field is not None:
+            frame["field"] = self.field
+        return frame
+
+
+def encode(frame: dict[str, Any]) -> str:
+    """Serialize one frame: compact, UTF-8 safe, key order as built (deterministic)."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+# --- field checks ---------------------------------------------------------------------------
+
+
+def _bad(name: str, why: str) -> ProtocolError:
+    return ProtocolError(ErrorCode.BAD_FIELD, f"{name}: {why}", field=name)
+
+
+def _peer_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > _PEER_ID_MAX:
+        raise _bad(name, "must be a peer id (non-empty string)")
+    return value
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(name, "must be an object")
+    return value
+
+
+def _int(value: Any, name: str, minimum: int = 0) -> int:
+    # bool is an int subclass in Python; JSON true is not a number.
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _bad(name, f"must be an integer >= {minimum}")
+    return value
+
+
+def _fraction(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(name, "must be a number between 0 and 1")
+    if not 0.0 <= value <= 1.0:
+        raise _bad(name, "must be a number between 0 and 1")
+    return float(value)
+
+
+def _only(obj: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        raise _bad(unknown[0], "unknown field")
+
+
+# --- client -> server messages -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Relay:
+    """Ephemeral state for other peers of the sprint (``to`` omitted: all others)."""
+
+    type: ClassVar[str] = "relay"
+    data: dict[str, Any]
+    to: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Relay:
+        _only(obj, {"type", "data", "to"})
+        data = _object(obj.get("data"), "data")
+        to = obj.get("to")
+        if to is None:
+            return cls(data=data)
+        if not isinstance(to, list) or not to or len(to) > MAX_RECIPIENTS:
+            raise _bad("to", f"must be a non-empty list of at most {MAX_RECIPIENTS} peer ids")
+        return cls(data=data, to=tuple(_peer_id(p, "to") for p in to))
+
+    def to_wire(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.type}
+        if self.to is not None:
+            frame["to"] = list(self.to)
+        frame["data"] = self.data
+        return frame
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """WebRTC negotiation (SDP description or ICE candidate) for one peer of the sprint."""
+
+    type: ClassVar[str] = "signal"
+    to: str
+    data: dict[str, Any]
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Signal:
+        _only(obj, {"type", "to", "data"})
+        return cls(to=_peer_id(obj.get("to"), "to"), data=_object(obj.get("data"), "data"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "to": self.to, "data": self.data}
+
+
+@dataclass(frozen=True, slots=True)
+class Resume:
+    """Ask for every event of the sprint with ``seq > since``."""
+
+    type: ClassVar[str] = "resume"
+    since: int
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Resume:
+        _only(obj, {"type", "since"})
+        return cls(since=_int(obj.get("since"), "since"))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "since": self.since}
+
+
+@dataclass(frozen=True, slots=True)
+class Channels:
+    """The peers this client currently has an open data channel with (for metrics)."""
+
+    type: ClassVar[str] = "channels"
+    peers: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Channels:
+        _only(obj, {"type", "peers"})
+        peers = obj.get("peers")
+        if not isinstance(peers, list) or len(peers) > 1024:
+            raise _bad("peers", "must be a list of peer ids")
+        return cls(peers=tuple(_peer_id(p, "peers") for p in peers))
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "peers": list(self.peers)}
+
+
+ClientMessage = Relay | Signal | Resume | Channels
+CLIENT_MESSAGES: dict[str, type[Relay] | type[Signal] | type[Resume] | type[Channels]] = {
+    m.type: m for m in (Relay, Signal, Resume, Channels)
+}
+
+
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (Python's parser accepts them by default)."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def decode(text: str | bytes) -> ClientMessage:
+    """Parse one client text frame. Raises ``ProtocolError`` with the matching code."""
+    if isinstance(text, bytes):
+        raise ProtocolError(ErrorCode.BINARY_UNSUPPORTED, "binary frames are not accepted")
+    try:
+        obj = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a JSON object with a 'type'")
+    kind = CLIENT_MESSAGES.get(obj["type"])
+    if kind is None:
+        known = ", ".join(sorted(CLIENT_MESSAGES))
+        raise ProtocolError(
+            ErrorCode.UNKNOWN_TYPE, f"unknown type {obj['type'][:40]!r}; expected one of {known}"
+        )
+    return kind.from_wire(obj)
+
+
+# --- drag state (inside relay.data and on data channels) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Drag:
+    """One drag update: enough for a receiver to draw a ghost of the card.
+
+    ``seq`` increases per sender (across tasks); a receiver drops any update whose
+    ``seq`` is not above the last one it showed from that sender, which removes the
+    duplicates of an update that came both by data channel and by relay, and stale
+    ``move``s that arrive after their ``end``.
+    """
+
+    type: ClassVar[str] = "drag"
+    seq: int
+    task: int
+    phase: str
+    status: str | None = None  # target column
+    index: int | None = None  # target position in that column
+    x: float | None = None  # pointer position as fractions of the board
+    y: float | None = None
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq", minimum=1)
+        _int(self.task, "task", minimum=1)
+        if self.phase not in DRAG_PHASES:
+            raise _bad("phase", f"must be one of {', '.join(DRAG_PHASES)}")
+        if self.status is not None and self.status not in STATUSES:
+            raise _bad("status", f"must be one of {', '.join(STATUSES)}")
+        if self.index is not None:
+            _int(self.index, "index")
+        for name in ("x", "y"):
+            value = getattr(self, name)
+            if value is not None:
+                _fraction(value, name)
+
+    def to_wire(self) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.type, "seq": self.seq, "task": self.task,
+                                 "phase": self.phase}
+        for name in ("status", "index", "x", "y"):
+            value = getattr(self, name)
+            if value is not None:
+                frame[name] = value
+        return frame
+
+
+def decode_drag(obj: Any) -> Drag:
+    """Validate a drag object received from another peer (never trust a peer)."""
+    obj = _object(obj, "data")
+    if obj.get("type") != Drag.type:
+        raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "not a drag update")
+    _only(obj, {"type", "seq", "task", "phase", "status", "index", "x", "y"})
+    return Drag(
+        seq=obj.get("seq"),  # type: ignore[arg-type]  # checked in __post_init__
+        task=obj.get("task"),  # type: ignore[arg-type]
+        phase=obj.get("phase"),  # type: ignore[arg-type]
+        status=obj.get("status"),
+        index=obj.get("index"),
+        x=obj.get("x"),
+        y=obj.get("y"),
+    )
+
+
+# --- server -> client frames -----------------------------------------------------------------
+# Builders for the frames of §3, keys in the documented order. The server encodes each once.
+
+EVENT_ACTIONS = ("created", "updated", "deleted", "added", "removed")
+EVENT_MODELS = ("task", "sprint")
+
+
+def welcome_frame(*, peer: str, sprint: int, user: dict[str, Any], peers: list[dict[str, Any]],
+                  ice_servers: list[dict[str, Any]], seq: int | None,
+                  limits: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "welcome", "protocol": PROTOCOL_VERSION, "peer": peer, "sprint": sprint,
+            "user": user, "peers": peers, "ice_servers": ice_servers, "seq": seq,
+            "limits": limits}
+
+
+def peer_joined_frame(peer: str, user: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "peer_joined", "peer": peer, "user": user}
+
+
+def peer_left_frame(peer: str) -> dict[str, Any]:
+    return {"type": "peer_left", "peer": peer}
+
+
+def relay_frame(sender: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "relay", "from": sender, "data": data}
+
+
+def signal_frame(sender: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "signal", "from": sender, "data": data}
+
+
+def resync_frame(latest: int | None) -> dict[str, Any]:
+    return {"type": "resync", "latest": latest}
+
+
+def event_frame(*, sprint: int, seq: int, action: str, model: str, id: int,
+                data: dict[str, Any] | None) -> dict[str, Any]:
+    return {"type": "event", "sprint": sprint, "seq": seq, "action": action, "model": model,
+            "id": id, "data": data}

@@ -1,0 +1,156 @@
+"""Command line and process lifecycle: options, logging, listen, graceful shutdown on signals.
+
+Options are ``define()``d on a parser of our own (not Tornado's global one), as in Tornado's
+chat demo. ``--name value`` and ``--name=value`` both work, and options marked multiple may
+be repeated (``--allowed-origin=a --allowed-origin=b``) or comma-separated.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+import tornado.httpserver
+from tornado.options import OptionParser
+
+from signaling.app import ScrumApplication
+from signaling.broker import BrokerError
+from signaling.config import DEFAULT_ORIGINS, DEV_SECRET, Config
+
+__all__ = ["build_config", "main", "make_parser", "normalize_argv", "serve"]
+
+log = logging.getLogger(__name__)
+
+#: ``POST /events/`` may be 1 MiB (answered 413 above); anything far larger is cut off.
+MAX_BODY_SIZE = 4 * 1024 * 1024
+
+
+def make_parser() -> OptionParser:
+    """Every command-line option with its default (see ``signaling.config.Config``)."""
+    p = OptionParser()
+    d = Config()
+    p.define("port", default=d.port, type=int, help="port to listen on")
+    p.define("address", default=d.address, help="address to listen on")
+    p.define("debug", default=False, type=bool,
+             help="seed walkthrough: anonymous clients, any Origin, per-message logs")
+    p.define("secret", default=None, type=str,
+             help="shared secret with Django (env REALTIME_SECRET)")
+    p.define("allowed_origin", default=None, type=str, multiple=True,
+             help="Origin allowed to connect; repeatable (env REALTIME_ALLOWED_ORIGINS)")
+    p.define("ice_server", default=[], type=str, multiple=True,
+             help="STUN/TURN URL offered in welcome; repeatable")
+    p.define("broker", default=d.broker, help="memory:// (one node) or redis://host:port/db")
+    p.define("history_size", default=d.history_size, type=int, help="events kept per sprint")
+    p.define("history_age", default=d.history_age, type=float,
+             help="seconds an event is kept for resume")
+    p.define("relay_rate", default=d.relay_rate, type=float,
+             help="relay frames per second per connection")
+    p.define("max_message_size", default=d.max_message_size, type=int,
+             help="largest client frame in bytes (larger: close 1009)")
+    p.define("replay_window", default=d.replay_window, type=float,
+             help="seconds a POST /events/ timestamp may be off")
+    p.define("ping_interval", default=d.ping_interval, type=float,
+             help="seconds between websocket pings (0: none)")
+    p.define("max_buffer", default=d.max_buffer, type=int,
+             help="unsent bytes to one client before closing it with 4009")
+    return p
+
+
+def normalize_argv(argv: Sequence[str], parser: OptionParser) -> list[str]:
+    """Turn ``--name value`` into ``--name=value`` and merge repeated multiple options.
+
+    Tornado's parser wants ``--name=value`` and keeps only the last occurrence of an option.
+    """
+    known = {name.replace("_", "-"): opt for name, opt in parser._options.items()}
+    out: list[str] = [argv[0]] if argv else [""]
+    repeated: dict[str, list[str]] = {}
+    args = list(argv[1:])
+    while args:
+        arg = args.pop(0)
+        name, eq, value = arg.lstrip("-").partition("=")
+        opt = known.get(name.replace("_", "-")) if arg.startswith("--") else None
+        if opt is None:
+            out.append(arg)
+            continue
+        if not eq and opt.type is not bool and args and not args[0].startswith("--"):
+            value, eq = args.pop(0), "="
+        if opt.multiple and eq:
+            repeated.setdefault(name, []).append(value)
+        else:
+            out.append(arg if not eq else f"--{name}={value}")
+    out += [f"--{name}={','.join(values)}" for name, values in repeated.items()]
+    return out
+
+
+def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> Config:
+    """The server's ``Config`` from a command line (``sys.argv`` shape) and the environment."""
+    env = os.environ if environ is None else environ
+    parser = make_parser()
+    parser.parse_command_line(normalize_argv(argv, parser), final=False)
+    o = parser
+    secret = o.secret or env.get("REALTIME_SECRET") or DEV_SECRET
+    origins = o.allowed_origin or [s for s in env.get("REALTIME_ALLOWED_ORIGINS", "").split(",")
+                                   if s.strip()] or list(DEFAULT_ORIGINS)
+    return Config(
+        port=o.port, address=o.address, debug=o.debug, secret=secret,
+        allowed_origins=tuple(s.strip().rstrip("/").lower() for s in origins),
+        ice_servers=tuple(o.ice_server), broker=o.broker, history_size=o.history_size,
+        history_age=o.history_age, relay_rate=o.relay_rate,
+        signal_rate=o.relay_rate, max_message_size=o.max_message_size,
+        replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer)
+
+
+def _setup_logging(debug: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if debug:  # Tornado's own access log stays at INFO; ours says more
+        logging.getLogger("asyncio").setLevel(logging.INFO)
+
+
+async def serve(config: Config) -> None:
+    """Listen until SIGINT/SIGTERM, then close every socket with 1001 and return."""
+    app = ScrumApplication(config)
+    await app.broker.start()
+    server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY_SIZE, xheaders=False)
+    server.listen(config.port, config.address)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("watercooler listening on http://%s:%s (broker %s%s)", config.address, config.port,
+             config.broker, ", DEBUG MODE" if config.debug else "")
+    await stop.wait()
+    log.info("signal received: stopping")
+    server.stop()  # no new connections
+    await app.shutdown()
+    try:
+        await asyncio.wait_for(server.close_all_connections(), timeout=config.shutdown_grace)
+    except TimeoutError:
+        log.warning("some HTTP connections did not close in time")
+    log.info("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``watercooler.py``; returns the process exit code."""
+    try:
+        config = build_config(sys.argv if argv is None else argv)
+    except Exception as exc:  # tornado.options.Error and bad values
+        print(f"watercooler: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(config.debug)
+    if config.secret == DEV_SECRET:
+        log.warning("*** no --secret or REALTIME_SECRET: using the development secret %r. "
+                    "Anyone can forge tickets and events. Never do this in production. ***",
+                    DEV_SECRET)
+    if config.debug:
+        log.warning("*** --debug: anonymous connections and any Origin are accepted ***")
+    try:
+        asyncio.run(serve(config))
+    except BrokerError as exc:
+        log.error("%s", exc)
+        return 2
+    return 0

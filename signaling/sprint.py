@@ -1,0 +1,345 @@
+"""``SprintHandler``: one websocket of one sprint: ticket, welcome, presence, relay, signal.
+
+It translates frames into calls on the application and the broker, rate-limits what the
+client sends, and writes what the client receives through a bounded outbound budget: a
+client that stops reading is closed with 4009 instead of growing memory or slowing others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any, cast
+
+import tornado.websocket
+
+from signaling.auth import ANONYMOUS, AuthError, User, verify_ticket
+from signaling.broker import Envelope, PeerInfo
+from signaling.protocol import (
+    Channels,
+    ClientMessage,
+    Close,
+    ErrorCode,
+    ProtocolError,
+    Relay,
+    Resume,
+    Signal,
+    decode,
+    encode,
+    relay_frame,
+    resync_frame,
+    signal_frame,
+    welcome_frame,
+)
+from signaling.ratelimit import MoveCoalescer, TokenBucket
+
+if TYPE_CHECKING:
+    from signaling.app import ScrumApplication
+
+__all__ = ["SprintHandler"]
+
+log = logging.getLogger(__name__)
+
+_KNOWN_CLOSES = {str(int(c)) for c in Close}
+_MAX_SPRINT_DIGITS = 18  # a sprint id fits a 64-bit integer
+
+
+def _number(value: float) -> int | float:
+    """60.0 -> 60 on the wire."""
+    return int(value) if float(value).is_integer() else value
+
+
+def _retrieve(written: asyncio.Future[None]) -> None:
+    """Mark a write's outcome retrieved: a closed stream is not an error here."""
+    if not written.cancelled():
+        written.exception()
+
+
+def _drag_task(data: dict[str, Any]) -> int | None:
+    """The task of a drag update (relay ``data``), or None if it is not one."""
+    task = data.get("task")
+    if data.get("type") != "drag" or isinstance(task, bool) or not isinstance(task, int):
+        return None
+    return task
+
+
+class SprintHandler(tornado.websocket.WebSocketHandler):
+    """``/<sprint>/?token=…``: a peer of a sprint (docs/protocol.md §2 to §5)."""
+
+    def initialize(self) -> None:
+        config = self.scrum.config
+        self.sprint = 0
+        self.peer_id = secrets.token_urlsafe(12)
+        self.user: User = ANONYMOUS
+        self._closing = False
+        self._joined: asyncio.Future[None] | None = None
+        #: Frames for this client that arrived before its welcome was written.
+        self._early: list[bytes] | None = []
+        self._early_bytes = 0
+        self._last_write: asyncio.Future[None] | None = None
+        self._flood = TokenBucket(config.flood_rate, config.flood_rate)
+        self._relays = TokenBucket(config.relay_rate, config.relay_rate)
+        self._signals = TokenBucket(config.signal_rate, config.signal_burst)
+        self._moves: MoveCoalescer[Relay] = MoveCoalescer(
+            self._relays, self._flush_move, max_tasks=config.coalesce_tasks)
+
+    @property
+    def scrum(self) -> ScrumApplication:
+        return cast("ScrumApplication", self.application)
+
+    # handshake ----------------------------------------------------------------------------
+    def check_origin(self, origin: str) -> bool:
+        """Browsers must come from an ``--allowed-origin`` (any Origin in debug mode).
+
+        Clients that send no Origin (scripts, ``peer/``) are not checked here: Tornado
+        calls this only when the header is present; they still need a token.
+        """
+        config = self.scrum.config
+        if config.debug:
+            return True
+        allowed = origin.rstrip("/").lower() in config.allowed_origins
+        if not allowed:
+            log.warning("origin %r refused (allowed: %s)", origin, ", ".join(
+                config.allowed_origins))
+        return allowed
+
+    async def open(self, sprint: str) -> None:  # type: ignore[override]
+        try:
+            if len(sprint) > _MAX_SPRINT_DIGITS:
+                raise AuthError(Close.FORBIDDEN, "no such sprint")
+            self.sprint = int(sprint)
+            self.user = self._authenticate()
+        except AuthError as exc:
+            log.info("sprint %s peer %s: refused with %s: %s", self.sprint, self.peer_id,
+                     int(exc.code), exc.reason)
+            self.close(exc.code, exc.reason)
+            return
+        log.info("sprint %s peer %s: connected as %s (%s)", self.sprint, self.peer_id,
+                 self.user.username, self.request.remote_ip)
+        self._joined = asyncio.ensure_future(self._join())
+        await self._joined
+
+    def _authenticate(self) -> User:
+        config = self.scrum.config
+        token = self.get_query_argument("token", None)
+        if not token and config.debug:
+            return ANONYMOUS
+        return verify_ticket(token, secret=config.secret, sprint=self.sprint).user
+
+    async def _join(self) -> None:
+        scrum = self.scrum
+        config = scrum.config
+        info = PeerInfo(self.peer_id, self.user)
+        others, latest = await scrum.join(self, info)
+        welcome = welcome_frame(
+            peer=self.peer_id, sprint=self.sprint, user=self.user.to_wire(),
+            peers=[p.to_wire() for p in others], ice_servers=config.ice_server_list, seq=latest,
+            limits={"relay_per_second": _number(config.relay_rate),
+                    "max_message_bytes": config.max_message_size})
+        early, self._early = self._early or [], None
+        for frame in [encode(welcome).encode(), *early]:
+            self._write(frame)
+        await scrum.announce(self, info)
+
+    # inbound ------------------------------------------------------------------------------
+    async def on_message(self, message: str | bytes) -> None:
+        if self._closing:
+            return
+        metrics = self.scrum.metrics
+        if not self._flood.take():
+            log.warning("sprint %s peer %s: flooding, closing", self.sprint, self.peer_id)
+            metrics.dropped.labels("flood").inc()
+            self.close(Close.FLOOD, "too many frames")
+            return
+        if self.scrum.config.debug:
+            log.debug("sprint %s peer %s: <- %.200r", self.sprint, self.peer_id, message)
+        try:
+            msg = decode(message)
+        except ProtocolError as exc:
+            if exc.code is ErrorCode.BAD_JSON and self.scrum.config.debug:
+                metrics.frames_in.labels("raw").inc()
+                await self._forward_raw(cast(str, message))
+                return
+            metrics.frames_in.labels("invalid").inc()
+            self._error(exc)
+            return
+        metrics.frames_in.labels(msg.type).inc()
+        try:
+            await self._dispatch(msg)
+        except (ValueError, RecursionError):  # data that decodes but cannot be re-encoded
+            self._error(ProtocolError(ErrorCode.BAD_FIELD, "data: cannot be forwarded",
+                                      field="data"))
+
+    async def _dispatch(self, msg: ClientMessage) -> None:
+        match msg:
+            case Relay():
+                await self._on_relay(msg)
+            case Signal():
+                await self._on_signal(msg)
+            case Resume():
+                await self._on_resume(msg)
+            case Channels():
+                self.scrum.report_channels(self, msg.peers)
+
+    async def _on_relay(self, msg: Relay) -> None:
+        if msg.to is not None and not await self._peers_present(msg.to):
+            return
+        task = _drag_task(msg.data)
+        is_move = task is not None and msg.data.get("phase") == "move"
+        if task is not None and self._moves.discard(task):
+            self.scrum.metrics.coalesced.inc()  # superseded by this newer update
+        if self._relays.take():
+            await self._forward_relay(msg)
+        elif is_move and task is not None:
+            self._hold_move(task, msg)
+        else:
+            self.scrum.metrics.dropped.labels("rate_limited").inc()
+            self._error(ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"relay over {_number(self._relays.rate)} frames/s dropped"))
+
+    def _hold_move(self, task: int, msg: Relay) -> None:
+        held = self._moves.hold(task, msg)
+        if held is None:
+            self.scrum.metrics.dropped.labels("coalesce_full").inc()
+        elif held:
+            self.scrum.metrics.coalesced.inc()
+
+    def _flush_move(self, msg: Relay) -> None:
+        if not self._closing:
+            self.scrum.spawn(self._forward_relay(msg))
+
+    async def _forward_relay(self, msg: Relay) -> None:
+        frame = encode(relay_frame(self.peer_id, msg.data)).encode()
+        self.scrum.metrics.relayed.labels(str(self.sprint)).inc()
+        await self.scrum.broker.publish(
+            Envelope(self.sprint, frame, "relay", exclude=self.peer_id, to=msg.to))
+
+    async def _on_signal(self, msg: Signal) -> None:
+        if not self._signals.take():
+            self.scrum.metrics.dropped.labels("rate_limited").inc()
+            self._error(ProtocolError(
+                ErrorCode.RATE_LIMITED,
+                f"signal over {_number(self._signals.rate)} frames/s dropped"))
+            return
+        if not await self._peers_present((msg.to,)):
+            return
+        frame = encode(signal_frame(self.peer_id, msg.data)).encode()
+        await self.scrum.broker.direct(
+            Envelope(self.sprint, frame, "signal", exclude=self.peer_id, to=(msg.to,)))
+
+    async def _peers_present(self, peers: tuple[str, ...]) -> bool:
+        """True if every named peer is another peer of this sprint; else an error frame."""
+        missing = [p for p in peers if p == self.peer_id]
+        missing += await self.scrum.broker.missing_peers(self.sprint, peers)
+        if missing:
+            self._error(ProtocolError(
+                ErrorCode.UNKNOWN_PEER, f"to: {missing[0][:64]!r} is not another peer of "
+                f"sprint {self.sprint}", field="to"))
+        return not missing
+
+    async def _on_resume(self, msg: Resume) -> None:
+        broker = self.scrum.broker
+        frames = await broker.events_since(self.sprint, msg.since)
+        if frames is None:
+            latest = await broker.latest(self.sprint)
+            log.info("sprint %s peer %s: resume since %s: resync (latest %s)", self.sprint,
+                     self.peer_id, msg.since, latest)
+            self.send(encode(resync_frame(latest)).encode())
+            return
+        log.info("sprint %s peer %s: resume since %s: %d events", self.sprint, self.peer_id,
+                 msg.since, len(frames))
+        for frame in frames:
+            await self._drain()
+            if not self.send(frame):
+                return
+
+    async def _forward_raw(self, text: str) -> None:
+        """Debug mode: the seed's walkthrough, a non-JSON frame goes as-is to the others."""
+        await self.scrum.broker.publish(
+            Envelope(self.sprint, text.encode(), "raw", exclude=self.peer_id))
+
+    def _error(self, exc: ProtocolError) -> None:
+        self.scrum.metrics.errors.labels(str(exc.code)).inc()
+        log.info("sprint %s peer %s: error %s: %s", self.sprint, self.peer_id, exc.code,
+                 exc.message)
+        self.send(encode(exc.to_wire()).encode())
+
+    # outbound -----------------------------------------------------------------------------
+    def send(self, frame: bytes) -> bool:
+        """Queue one encoded text frame for this client; False if it was not sent."""
+        if self._closing:
+            return False
+        if self._early is not None:
+            self._early.append(frame)
+            self._early_bytes += len(frame)
+            if self._early_bytes > self.scrum.config.max_buffer:
+                self._overflow(self._early_bytes)
+                return False
+            return True
+        return self._write(frame)
+
+    def _write(self, frame: bytes) -> bool:
+        unsent = self._unsent()
+        if unsent + len(frame) > self.scrum.config.max_buffer:
+            self._overflow(unsent)
+            return False
+        try:
+            written = self.write_message(frame)  # bytes + binary=False: a text frame as-is
+        except tornado.websocket.WebSocketClosedError:
+            return False
+        self._last_write = written
+        written.add_done_callback(_retrieve)
+        self.scrum.metrics.frames_out.inc()
+        return True
+
+    def _unsent(self) -> int:
+        """Bytes queued for this client that its socket has not taken yet.
+
+        Read from Tornado's IOStream write indexes: exact at every moment, where the
+        futures of ``write_message`` only resolve on a later turn of the loop.
+        """
+        stream = getattr(self.ws_connection, "stream", None)
+        try:
+            return int(stream._total_write_index - stream._total_write_done_index)  # type: ignore[union-attr]
+        except AttributeError:
+            return 0
+
+    async def _drain(self) -> None:
+        """Wait while more than half the outbound budget is unsent (paces ``resume``)."""
+        while (self._unsent() > self.scrum.config.max_buffer // 2
+               and self._last_write is not None and not self._closing):
+            await asyncio.wait([self._last_write])
+
+    def _overflow(self, unsent: int) -> None:
+        log.warning("sprint %s peer %s: slow consumer, %d bytes unsent; closing", self.sprint,
+                    self.peer_id, unsent)
+        self.scrum.metrics.dropped.labels("slow_consumer").inc()
+        self.close(Close.SLOW_CONSUMER, "slow consumer")
+
+    # closing ------------------------------------------------------------------------------
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        if not self._closing:
+            self._closing = True
+            self._moves.cancel()
+            self.scrum.metrics.closes.labels(str(code or Close.NORMAL)).inc()
+            log.info("sprint %s peer %s: closing with %s %s", self.sprint, self.peer_id,
+                     code, reason or "")
+        super().close(code, reason)
+
+    def on_close(self) -> None:
+        if not self._closing:  # the client closed, or the connection dropped
+            self._closing = True
+            self._moves.cancel()
+            code = str(self.close_code) if self.close_code is not None else "1006"
+            self.scrum.metrics.closes.labels(code if code in _KNOWN_CLOSES else "other").inc()
+        log.info("sprint %s peer %s: closed (client code %s)", self.sprint, self.peer_id,
+                 self.close_code)
+        if self._joined is not None:
+            self.scrum.spawn(self._leave(self._joined))
+
+    async def _leave(self, joined: asyncio.Future[None]) -> None:
+        if not joined.done():
+            await asyncio.wait([joined])
+        await self.scrum.leave(self)

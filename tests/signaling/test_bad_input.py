@@ -1,0 +1,93 @@
+"""Every kind of bad client frame gets its exact error frame, and the connection stays usable."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.signaling.conftest import Connect
+
+CASES = [
+    ("not json", "bad_json", "frame is not valid JSON", None),
+    ("[1, 2]", "bad_message", "frame must be a JSON object with a 'type'", None),
+    ('"relay"', "bad_message", "frame must be a JSON object with a 'type'", None),
+    ('{"data": {}}', "bad_message", "frame must be a JSON object with a 'type'", None),
+    ('{"type": 5}', "bad_message", "frame must be a JSON object with a 'type'", None),
+    ('{"type": "welcome"}', "unknown_type",
+     "unknown type 'welcome'; expected one of channels, relay, resume, signal", None),
+    ('{"type": "relay"}', "bad_field", "data: must be an object", "data"),
+    ('{"type": "relay", "data": []}', "bad_field", "data: must be an object", "data"),
+    ('{"type": "relay", "data": {}, "to": []}', "bad_field",
+     "to: must be a non-empty list of at most 64 peer ids", "to"),
+    ('{"type": "relay", "data": {}, "to": [5]}', "bad_field",
+     "to: must be a peer id (non-empty string)", "to"),
+    ('{"type": "relay", "data": {}, "extra": 1}', "bad_field", "extra: unknown field", "extra"),
+    ('{"type": "signal", "data": {}}', "bad_field",
+     "to: must be a peer id (non-empty string)", "to"),
+    ('{"type": "signal", "to": "x", "data": "sdp"}', "bad_field", "data: must be an object",
+     "data"),
+    ('{"type": "resume"}', "bad_field", "since: must be an integer >= 0", "since"),
+    ('{"type": "resume", "since": -1}', "bad_field", "since: must be an integer >= 0", "since"),
+    ('{"type": "resume", "since": true}', "bad_field", "since: must be an integer >= 0",
+     "since"),
+    ('{"type": "resume", "since": 1.5}', "bad_field", "since: must be an integer >= 0",
+     "since"),
+    ('{"type": "channels", "peers": "x"}', "bad_field", "peers: must be a list of peer ids",
+     "peers"),
+    ('{"type": "channels", "peers": [""]}', "bad_field",
+     "peers: must be a peer id (non-empty string)", "peers"),
+]
+
+
+@pytest.mark.parametrize(("text", "code", "message", "field"), CASES,
+                         ids=[f"{c[1]}-{i}" for i, c in enumerate(CASES)])
+async def test_bad_frame_gets_its_error_and_the_connection_stays(
+        connect: Connect, sprint: int, text: str, code: str, message: str,
+        field: str | None) -> None:
+    client = await connect(sprint)
+    await client.send(text)
+    expected = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        expected["field"] = field
+    assert await client.recv() == expected
+    await client.send({"type": "resume", "since": 0})
+    assert await client.recv() == {"type": "resync", "latest": None}
+
+
+async def test_binary_frame_is_refused(connect: Connect, sprint: int) -> None:
+    client = await connect(sprint)
+    await client.send(b'{"type": "resume", "since": 0}')
+    assert await client.recv() == {"type": "error", "code": "binary_unsupported",
+                                   "message": "binary frames are not accepted"}
+    await client.send({"type": "resume", "since": 0})
+    assert (await client.recv())["type"] == "resync"
+
+
+async def test_channels_is_accepted_silently(connect: Connect, sprint: int) -> None:
+    ana, ben = await connect(sprint), await connect(sprint)
+    await ana.recv()
+    await ana.send({"type": "channels", "peers": [ben.peer]})
+    await ana.silent()
+
+
+async def test_nan_is_not_json(connect: Connect, sprint: int) -> None:
+    client = await connect(sprint)
+    await client.send('{"type": "relay", "data": {"x": NaN}}')
+    assert (await client.recv())["code"] == "bad_json"
+
+
+async def test_signal_over_the_rate_is_rate_limited(connect: Connect, sprint: int) -> None:
+    ana, ben = await connect(sprint), await connect(sprint)
+    await ana.recv()
+    for _ in range(150):
+        await ana.send({"type": "signal", "to": ben.peer, "data": {"candidate": None}})
+    frame = await ana.recv()
+    assert frame == {"type": "error", "code": "rate_limited",
+                     "message": "signal over 60 frames/s dropped"}
+    signals = 0
+    while True:
+        try:
+            await ben.recv(timeout=0.3)
+        except TimeoutError:
+            break
+        signals += 1
+    assert 120 <= signals < 135

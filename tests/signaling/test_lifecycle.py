@@ -1,0 +1,80 @@
+"""The process: command line, graceful shutdown on SIGTERM/SIGINT, metrics over a session."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tests.servers import ROOT, RealtimeServer, free_port
+from tests.signaling.conftest import Connect
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_signal_closes_every_socket_with_1001_and_exits_0(connect: Connect,
+                                                                sig: int) -> None:
+    srv = RealtimeServer().start()
+    try:
+        clients = [await connect(s, server=srv) for s in (1, 1, 2)]
+        started = time.monotonic()
+        code = await asyncio.to_thread(srv.stop, sig)
+        elapsed = time.monotonic() - started
+        assert [await c.closed() for c in clients] == [1001, 1001, 1001]
+    finally:
+        srv.stop(signal.SIGKILL)
+    assert code == 0
+    assert elapsed < 5
+
+
+def test_port_option_takes_a_separate_value() -> None:
+    """``python3 watercooler.py --port 8080`` as the seed and the Makefile write it."""
+    port = free_port()
+    srv = RealtimeServer(port=port)
+    srv.args = [sys.executable, str(ROOT / "watercooler.py"), "--port", str(port),
+                "--secret", srv.secret]
+    srv.start()
+    assert srv.stop() == 0
+
+
+def test_redis_broker_fails_clearly() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "watercooler.py"), f"--port={free_port()}",
+                           "--broker=redis://127.0.0.1:6379/0"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=20)
+    assert proc.returncode == 2
+    assert "Redis broker is not implemented yet" in proc.stderr
+
+
+def test_unknown_option_fails() -> None:
+    proc = subprocess.run([sys.executable, str(ROOT / "watercooler.py"), "--no-such-option=1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=20)
+    assert proc.returncode == 2
+    assert "no-such-option" in proc.stderr
+
+
+async def test_metrics_follow_connections_and_data_channels(connect: Connect,
+                                                            server: RealtimeServer,
+                                                            sprint: int) -> None:
+    base = server.metric("watercooler_connections")
+    ana, ben = await connect(sprint), await connect(sprint)
+    await ana.recv()
+    assert server.metric("watercooler_connections") == base + 2
+    await ana.send({"type": "channels", "peers": [ben.peer]})
+    await ben.send({"type": "channels", "peers": [ana.peer]})
+    await ana.send("oops")
+    await ana.recv()
+    metrics = server.metrics()
+    assert metrics["watercooler_datachannel_pairs"] == 1
+    assert metrics['watercooler_errors_total{code="bad_json"}'] >= 1
+    assert metrics['watercooler_frames_in_total{type="channels"}'] >= 2
+    assert metrics["watercooler_frames_out_total"] >= 4
+    assert metrics["watercooler_sprints"] >= 1
+    await ana.close()
+    async with asyncio.timeout(5):
+        while server.metric("watercooler_datachannel_pairs") != 0:
+            await asyncio.sleep(0.05)
+    assert server.metrics()['watercooler_closes_total{code="1000"}'] >= 1
+    assert server.metric("watercooler_connections") == base + 1
