@@ -7,6 +7,7 @@ Defaults marked DEV ONLY must be overridden in production.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -114,6 +115,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"transaction_mode": "IMMEDIATE", "timeout": 20}
     )
+    # Tests run a live server and the delivery thread beside the test thread. Django's
+    # default in-memory test database uses SQLite's shared cache, whose table locks fail
+    # at once ("database table is locked") instead of waiting; a file waits (timeout).
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"watercooler-test-{os.getpid()}.sqlite3")
+    }
 # DATABASE_TEST_NAME: name of the test database (default Django's "test_<NAME>"), so
 # parallel test runs on one PostgreSQL server need not clash.
 if os.environ.get("DATABASE_TEST_NAME"):
