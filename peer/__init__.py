@@ -1,0 +1,48 @@
+"""Watercooler's headless peer: a Python client of a sprint's realtime channel.
+
+Joins a sprint, follows its authoritative events (protocol §6), opens WebRTC data
+channels to the other peers and shows and sends drag state over them, with the
+websocket relay as fallback (protocol §8). ``python -m peer --help`` for the CLI.
+"""
+
+import logging
+
+from peer.api import ApiClient, ApiError, Snapshot, Ticket
+from peer.client import Peer, PeerInfo, Presence, ReceivedDrag, join
+from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
+from peer.events import Board, EventStream, Outcome
+from peer.ice import block_all
+from peer.mesh import DEFAULT_MESH_LIMIT, Mesh, select_mesh
+from peer.remote import Link, RemotePeer
+from peer.signaling import SignalingConnection, SignalingError, State, backoff_delay
+
+__all__ = [
+    "DEFAULT_MESH_LIMIT",
+    "GHOST_TTL",
+    "ApiClient",
+    "ApiError",
+    "Board",
+    "DragReceiver",
+    "DragSequence",
+    "EventStream",
+    "Ghost",
+    "Link",
+    "Mesh",
+    "Outcome",
+    "Peer",
+    "PeerInfo",
+    "Presence",
+    "ReceivedDrag",
+    "RemotePeer",
+    "SignalingConnection",
+    "SignalingError",
+    "Snapshot",
+    "State",
+    "Ticket",
+    "backoff_delay",
+    "block_all",
+    "join",
+    "select_mesh",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,241 @@
+"""The ``python -m peer`` command line: watch a sprint, simulate a drag, or a swarm of users.
+
+One function per role, as aiortc's datachannel-cli: `watch`, `drag_task`, `swarm`;
+`main` parses the arguments and runs one of them, closing every peer in ``finally``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import math
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from peer.api import ApiClient, ApiError
+from peer.client import Peer, Presence, ReceivedDrag, join
+from peer.mesh import DEFAULT_MESH_LIMIT
+from peer.signaling import SignalingError
+from signaling.protocol import STATUSES
+
+__all__ = ["build_parser", "main"]
+
+logger = logging.getLogger(__name__)
+
+DRAG_RATE = 60.0  # updates per second, as a pointer at display refresh rate
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m peer",
+        description="A headless Watercooler client: joins a sprint over the realtime server, "
+                    "opens WebRTC data channels to the other peers and sends/receives drag "
+                    "state (relay through the websocket where no channel is open).")
+    parser.add_argument("--api", default="http://127.0.0.1:8000",
+                        help="base URL of the Django REST API (default: %(default)s)")
+    parser.add_argument("--realtime", metavar="WS_BASE",
+                        help="websocket base overriding the host of the ticket's URL, "
+                             "e.g. ws://127.0.0.1:8080 (required with --ticket)")
+    parser.add_argument("--username", default="demo",
+                        help="API user to log in as (default: %(default)s)")
+    parser.add_argument("--password", default="demo",
+                        help="password of --username (default: %(default)s)")
+    parser.add_argument("--token", help="API token to use instead of --username/--password")
+    parser.add_argument("--ticket", help="a realtime ticket (JWT) to use as is; skips the REST "
+                                         "API entirely (no board state, no refetch)")
+    parser.add_argument("--sprint", type=int, default=1,
+                        help="sprint id to join (default: %(default)s)")
+    parser.add_argument("--no-webrtc", action="store_true",
+                        help="websocket only: never open data channels, receive drags by "
+                             "relay (what a browser without WebRTC does)")
+    parser.add_argument("--mesh-limit", type=int, default=DEFAULT_MESH_LIMIT,
+                        help="most data-channel connections to keep (default: %(default)s)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log more (-v: info, -vv: debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                help="what to do (each has its own --help)")
+
+    watch = sub.add_parser("watch", help="print presence, drags (and their path) and events, "
+                                         "one line each")
+    watch.add_argument("--seconds", type=float,
+                       help="stop after this many seconds (default: until Ctrl-C)")
+
+    drag = sub.add_parser("drag", help="drag one task across the columns at 60 Hz")
+    drag.add_argument("--task", type=int, required=True, help="id of the task to drag")
+    drag.add_argument("--seconds", type=float, default=3.0,
+                      help="how long the drag lasts (default: %(default)s)")
+    drag.add_argument("--rate", type=float, default=DRAG_RATE,
+                      help="move updates per second (default: %(default)s)")
+
+    swarm = sub.add_parser("swarm", help="N simulated users dragging tasks, for load and demos")
+    swarm.add_argument("--n", type=int, default=4, help="number of peers (default: %(default)s)")
+    swarm.add_argument("--seconds", type=float, default=10.0,
+                       help="how long to run (default: %(default)s)")
+    swarm.add_argument("--rate", type=float, default=DRAG_RATE,
+                       help="move updates per second per peer (default: %(default)s)")
+    return parser
+
+
+@dataclass
+class Session:
+    """What every command needs: a way to make connected peers of the sprint."""
+
+    args: argparse.Namespace
+    api: ApiClient | None = None
+
+    async def peer(self) -> Peer:
+        options: dict[str, Any] = {"webrtc": not self.args.no_webrtc,
+                                   "mesh_limit": self.args.mesh_limit}
+        if self.args.ticket:
+            base = self.args.realtime or "ws://127.0.0.1:8080"
+            url = f"{base.rstrip('/')}/{self.args.sprint}/"
+            return await Peer.connect(url, self.args.ticket, **options)
+        if self.api is None:
+            self.api = ApiClient(self.args.api, token=self.args.token)
+            if not self.args.token:
+                await self.api.login(self.args.username, self.args.password)
+        return await join(self.api, self.args.sprint, realtime=self.args.realtime, **options)
+
+    async def aclose(self) -> None:
+        if self.api is not None:
+            await self.api.aclose()
+
+
+def _stamp() -> str:
+    now = time.time()
+    return time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now % 1 * 1000):03d}"
+
+
+def describe_drag(item: ReceivedDrag) -> str:
+    d = item.drag
+    who = (item.user or {}).get("username", "?")
+    where = f" {d.status}[{d.index}]" if d.status is not None else ""
+    pos = f" x={d.x:.2f} y={d.y:.2f}" if d.x is not None and d.y is not None else ""
+    return f"drag {who} ({item.sender}) task {d.task} {d.phase}{where}{pos} via {item.via}"
+
+
+def describe_event(frame: dict[str, Any]) -> str:
+    if frame.get("type") == "resync":
+        return f"resync latest={frame.get('latest')} (refetching)"
+    data = frame.get("data") or {}
+    name = f" {data.get('name')!r}" if isinstance(data, dict) and "name" in data else ""
+    return (f"event {frame.get('seq')} {frame.get('action')} {frame.get('model')} "
+            f"{frame.get('id')}{name}")
+
+
+def describe_presence(item: Presence) -> str:
+    return f"presence {item.kind} {item.peer.username} ({item.peer.peer})"
+
+
+async def watch(session: Session, seconds: float | None) -> None:
+    peer = await session.peer()
+    try:
+        print(f"{_stamp()} joined sprint {peer.sprint} as {peer.peer_id}; peers: "
+              + (", ".join(f"{i.username} ({p})" for p, i in peer.peers.items()) or "none"),
+              flush=True)
+        peer.presence.on(lambda p: print(_stamp(), describe_presence(p), flush=True))
+        peer.drags.on(lambda d: print(_stamp(), describe_drag(d), flush=True))
+        peer.events.on(lambda e: print(_stamp(), describe_event(e), flush=True))
+        last: frozenset[str] = frozenset()
+        deadline = None if seconds is None else asyncio.get_running_loop().time() + seconds
+        while deadline is None or asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+            if peer.channel_peers() != last:
+                last = peer.channel_peers()
+                print(_stamp(), "channels open to:", ", ".join(sorted(last)) or "none",
+                      flush=True)
+    finally:
+        await peer.close()
+
+
+def drag_path(step: int, steps: int) -> tuple[str, float, float]:
+    """Where a simulated pointer is at ``step`` of ``steps``: column, x, y."""
+    x = min(1.0, step / max(1, steps))
+    status = STATUSES[min(len(STATUSES) - 1, int(x * len(STATUSES)))]
+    y = 0.5 + 0.3 * math.sin(x * math.pi * 2)
+    return status, x, y
+
+
+async def drag_once(peer: Peer, task: int, seconds: float, rate: float) -> int:
+    """One start → moves at ``rate`` Hz for ``seconds`` → end. Returns the updates sent."""
+    steps = max(1, int(seconds * rate))
+    status, x, y = drag_path(0, steps)
+    await peer.send_drag(task, "start", status=status, index=0, x=x, y=y)
+    for step in range(1, steps + 1):
+        await asyncio.sleep(1 / rate)
+        status, x, y = drag_path(step, steps)
+        await peer.send_drag(task, "move", status=status, index=0, x=x, y=y)
+    await peer.send_drag(task, "end", status=status, index=0)
+    return steps + 2
+
+
+async def drag_task(session: Session, task: int, seconds: float, rate: float) -> None:
+    peer = await session.peer()
+    try:
+        await asyncio.sleep(0.5)  # give the data channels a moment to open
+        print(f"{_stamp()} {peer.peer_id}: dragging task {task}; channels to "
+              f"{len(peer.channel_peers())} of {len(peer.peers)} peers", flush=True)
+        sent = await drag_once(peer, task, seconds, rate)
+        print(f"{_stamp()} {peer.peer_id}: sent {sent} updates", flush=True)
+        await asyncio.sleep(0.2)  # let the last frames leave
+    finally:
+        await peer.close()
+
+
+async def swarm(session: Session, n: int, seconds: float, rate: float) -> None:
+    peers: list[Peer] = []
+    received = [0]
+    try:
+        for _ in range(n):
+            peer = await session.peer()
+            peer.drags.on(lambda _d: received.__setitem__(0, received[0] + 1))
+            peers.append(peer)
+        tasks = sorted(peers[0].board.tasks) or list(range(1, n + 1))
+        await asyncio.sleep(1.0)
+        print(f"{_stamp()} swarm of {n}: channels "
+              f"{sum(len(p.channel_peers()) for p in peers) // 2} pairs open", flush=True)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+
+        async def user(i: int, peer: Peer) -> None:
+            while loop.time() < deadline:
+                await drag_once(peer, tasks[i % len(tasks)], min(2.0, seconds), rate)
+
+        await asyncio.gather(*(user(i, p) for i, p in enumerate(peers)))
+        await asyncio.sleep(0.5)
+        print(f"{_stamp()} swarm done: {received[0]} drag updates shown across {n} peers",
+              flush=True)
+    finally:
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+
+
+async def run(args: argparse.Namespace) -> None:
+    session = Session(args)
+    try:
+        if args.command == "watch":
+            await watch(session, args.seconds)
+        elif args.command == "drag":
+            await drag_task(session, args.task, args.seconds, args.rate)
+        elif args.command == "swarm":
+            await swarm(session, args.n, args.seconds, args.rate)
+    finally:
+        await session.aclose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 130
+    except (ApiError, SignalingError, OSError, TimeoutError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+

@@ -1,0 +1,410 @@
+"""`Peer`: one client of a sprint — presence, events, and drags over data channels or relay.
+
+It ties the pieces together: the websocket (`peer.signaling`), the event algorithm
+(`peer.events`), drag numbering and dedupe (`peer.drag`) and the WebRTC mesh
+(`peer.mesh`). Drags go peer to peer where a data channel is open and through one
+``relay`` frame for every other peer (docs/protocol.md §8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal
+
+from peer.api import ApiClient, Snapshot, override_realtime
+from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
+from peer.events import Board, EventStream, Outcome
+from peer.feed import Feed
+from peer.ice import IceFilter
+from peer.mesh import DEFAULT_MESH_LIMIT, Mesh
+from peer.remote import Link, RemotePeer
+from peer.signaling import ConnectFunction, Renewer, SignalingConnection, State
+from signaling.protocol import (
+    MAX_RECIPIENTS,
+    Channels,
+    Drag,
+    ProtocolError,
+    Relay,
+    Resume,
+    Signal,
+    decode_drag,
+)
+
+__all__ = ["Peer", "PeerInfo", "Presence", "ReceivedDrag", "join"]
+
+logger = logging.getLogger(__name__)
+
+Via = Literal["datachannel", "relay"]
+#: How many tasks' latest start/end are kept to re-send by relay when a channel fails.
+RELIABLE_MEMORY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """Another peer of the sprint, from presence."""
+
+    peer: str
+    user: dict[str, Any]
+
+    @property
+    def username(self) -> str:
+        return str(self.user.get("username", "?"))
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """``joined`` or ``left``; a reconnect reports the difference to what was known."""
+
+    kind: Literal["joined", "left"]
+    peer: PeerInfo
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedDrag:
+    """A drag update shown to us (already deduped), and the path it took."""
+
+    sender: str
+    user: dict[str, Any] | None
+    drag: Drag
+    via: Via
+
+
+class Peer:
+    """A headless client of one sprint's realtime channel.
+
+    ``url`` is the sprint's websocket (``ws://HOST:8080/<sprint>/``), ``token`` its
+    ticket. Options (defaults in brackets): ``webrtc`` [True] — False never creates an
+    RTCPeerConnection and ignores offers, so others relay to it; ``mesh_limit`` [8];
+    ``negotiation_timeout`` [5 s] before a pair is treated as relay-only; ``ice_filter``
+    drops ICE candidates both ways (test hook: `peer.ice.block_all` makes ICE fail);
+    ``last_seq`` the sprint seq of REST state already loaded [None: start from now];
+    ``refetch`` reloads the sprint on ``resync`` (see `join`); ``renew`` fetches a fresh
+    ticket when the server refuses the old one; ``connect`` replaces the websocket opener.
+    """
+
+    def __init__(self, url: str, token: str | None = None, *, webrtc: bool = True,
+                 mesh_limit: int = DEFAULT_MESH_LIMIT, negotiation_timeout: float = 5.0,
+                 ice_filter: IceFilter | None = None, last_seq: int | None = None,
+                 refetch: Callable[[], Awaitable[Snapshot]] | None = None,
+                 renew: Renewer | None = None, connect: ConnectFunction | None = None,
+                 ghost_ttl: float = GHOST_TTL, backoff_base: float = 0.5) -> None:
+        self.webrtc = webrtc
+        self.mesh_limit = mesh_limit
+        self.negotiation_timeout = negotiation_timeout
+        self.ice_filter = ice_filter
+        self.peer_id: str | None = None
+        self.user: dict[str, Any] | None = None
+        self.sprint: int | None = None
+        self.peers: dict[str, PeerInfo] = {}
+        self.mesh: Mesh | None = None
+        self.board = Board()
+        self.stream = EventStream(last_seq)
+        self.drags: Feed[ReceivedDrag] = Feed()
+        self.events: Feed[dict[str, Any]] = Feed()  # event frames applied, and resyncs
+        self.presence: Feed[Presence] = Feed()
+        self.errors: deque[dict[str, Any]] = deque(maxlen=100)  # latest error frames
+        self.channel_reports: list[frozenset[str]] = []  # every `channels` set reported
+        self._refetch = refetch
+        self._sequence = DragSequence()
+        self._receiver = DragReceiver(ghost_ttl)
+        self._reliable: OrderedDict[int, Drag] = OrderedDict()  # task -> latest start/end
+        self._signaling = SignalingConnection(url, token, self._on_frame,
+                                              on_state=self._on_state, connect=connect,
+                                              renew=renew, base=backoff_base)
+        self._welcome: asyncio.Future[None] | None = None
+        self._run_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closed = False
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    @classmethod
+    async def connect(cls, url: str, token: str | None = None, *, timeout: float = 10.0,
+                      **options: Any) -> Peer:
+        """Create, connect and wait for ``welcome``; close again if that fails."""
+        peer = cls(url, token, **options)
+        try:
+            await peer.start(timeout=timeout)
+        except BaseException:
+            await peer.close()
+            raise
+        return peer
+
+    async def start(self, timeout: float = 10.0) -> None:
+        """Start connecting and wait (up to ``timeout`` s) for the first ``welcome``."""
+        loop = asyncio.get_running_loop()
+        self._welcome = loop.create_future()
+        self._run_task = asyncio.create_task(self._run(), name="peer-signaling")
+        await asyncio.wait_for(asyncio.shield(self._welcome), timeout)
+
+    async def __aenter__(self) -> Peer:
+        if self._run_task is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close every peer connection and the websocket (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.mesh is not None:
+                await self.mesh.close()
+        finally:
+            await self._signaling.close()
+            tasks = [t for t in (self._run_task, *self._tasks) if t is not None]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            for feed in (self.drags, self.events, self.presence):
+                feed.close()
+            if self._welcome is not None and not self._welcome.done():
+                self._welcome.cancel()
+
+    async def _run(self) -> None:
+        try:
+            await self._signaling.run()
+        except Exception as exc:
+            logger.warning("peer %s: signaling stopped: %s", self.peer_id, exc)
+            if self._welcome is not None and not self._welcome.done():
+                self._welcome.set_exception(exc)
+
+    @property
+    def connected(self) -> bool:
+        return self._signaling.state is State.CONNECTED
+
+    @property
+    def signaling(self) -> SignalingConnection:
+        return self._signaling
+
+    async def drop_connection(self) -> None:
+        """Close the websocket abnormally so the client reconnects (for tests and demos)."""
+        await self._signaling.drop()
+
+    # --- drags --------------------------------------------------------------------------------
+
+    async def send_drag(self, task: int, phase: str, status: str | None = None,
+                        index: int | None = None, x: float | None = None,
+                        y: float | None = None) -> Drag:
+        """Show a drag update to every other peer: by data channel where open, else by relay.
+
+        Raises ``ProtocolError`` for invalid fields. Returns the update sent.
+        """
+        drag = self._sequence.next(task, phase, status=status, index=index, x=x, y=y)
+        if phase != "move":
+            self._reliable[task] = drag
+            self._reliable.move_to_end(task)
+            while len(self._reliable) > RELIABLE_MEMORY:
+                self._reliable.popitem(last=False)
+        relay_to = [p for p in self.peers if self.mesh is None or not self.mesh.send(p, drag)]
+        await self._relay(drag, relay_to)
+        return drag
+
+    def ghosts(self) -> list[Ghost]:
+        """The other peers' drags in flight now (ghosts idle for 5 s are dropped first)."""
+        self._receiver.expire(asyncio.get_running_loop().time())
+        return list(self._receiver.ghosts())
+
+    def channel_peers(self) -> frozenset[str]:
+        """Peers with an open data channel."""
+        return self.mesh.open_peers() if self.mesh is not None else frozenset()
+
+    async def _relay(self, drag: Drag, to: list[str]) -> None:
+        for start in range(0, len(to), MAX_RECIPIENTS):
+            chunk = tuple(to[start:start + MAX_RECIPIENTS])
+            await self._signaling.send(Relay(data=drag.to_wire(), to=chunk).to_wire())
+
+    def _receive(self, sender: str, data: Any, via: Via) -> None:
+        try:
+            drag = decode_drag(data)
+        except ProtocolError as exc:
+            logger.debug("peer %s: bad drag from %s: %s", self.peer_id, sender, exc.message)
+            return
+        if sender == self.peer_id:
+            return
+        if self._receiver.accept(sender, drag, asyncio.get_running_loop().time()):
+            info = self.peers.get(sender)
+            self.drags.emit(ReceivedDrag(sender=sender, user=info.user if info else None,
+                                         drag=drag, via=via))
+
+    def _on_channel_message(self, sender: str, text: str) -> None:
+        try:
+            data = json.loads(text)
+        except ValueError:
+            logger.debug("peer %s: non-JSON on data channel from %s", self.peer_id, sender)
+            return
+        self._receive(sender, data, "datachannel")
+
+    def _on_link(self, remote: RemotePeer, old: Link, new: Link) -> None:
+        if old is Link.OPEN and new is Link.FAILED and remote.remote_id in self.peers:
+            # What went on the reliable channel may not have arrived: say it again by
+            # relay; the receiver's seq check drops whatever it already has.
+            drags = list(self._reliable.values())
+            self._spawn(self._resend(drags, remote.remote_id))
+
+    async def _resend(self, drags: list[Drag], peer_id: str) -> None:
+        for drag in drags:
+            await self._relay(drag, [peer_id])
+
+    def _on_channels(self, peers: frozenset[str]) -> None:
+        self.channel_reports.append(peers)
+        self._spawn(self._signaling.send(Channels(peers=tuple(sorted(peers))).to_wire()))
+
+    async def _send_signal(self, to: str, data: dict[str, Any]) -> None:
+        await self._signaling.send(Signal(to=to, data=data).to_wire())
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- frames from the server ---------------------------------------------------------------
+
+    async def _on_frame(self, frame: dict[str, Any]) -> None:
+        kind = frame.get("type")
+        if kind == "welcome":
+            await self._on_welcome(frame)
+        elif kind == "peer_joined":
+            await self._on_joined(frame)
+        elif kind == "peer_left":
+            await self._on_left(frame)
+        elif kind == "relay":
+            self._receive(str(frame.get("from")), frame.get("data"), "relay")
+        elif kind == "signal":
+            if self.mesh is not None and isinstance(frame.get("data"), dict):
+                self.mesh.handle_signal(str(frame.get("from")), frame["data"])
+        elif kind == "event":
+            await self._follow(self.stream.event(frame))
+        elif kind == "resync":
+            self.events.emit(frame)
+            await self._on_resync(frame)
+        elif kind == "error":
+            logger.warning("peer %s: server error %s: %s", self.peer_id, frame.get("code"),
+                           frame.get("message"))
+            self.errors.append(frame)
+        else:
+            logger.debug("peer %s: ignoring frame of type %r", self.peer_id, kind)
+
+    async def _on_welcome(self, frame: dict[str, Any]) -> None:
+        old_id, self.peer_id = self.peer_id, str(frame["peer"])
+        self.user, self.sprint = frame.get("user"), frame.get("sprint")
+        logger.info("peer %s: welcome to sprint %s (was %s)", self.peer_id, self.sprint, old_id)
+        listed = {str(p["peer"]): PeerInfo(str(p["peer"]), p.get("user") or {})
+                  for p in frame.get("peers", []) if isinstance(p, dict) and "peer" in p}
+        for gone in [p for p in self.peers if p not in listed]:
+            self._forget(self.peers.pop(gone))
+        for peer_id, info in listed.items():
+            if peer_id not in self.peers:
+                self.peers[peer_id] = info
+                self.presence.emit(Presence("joined", info))
+        if self.mesh is not None:  # a new session: our old peer id means nothing now
+            await self.mesh.close()
+            self.mesh = None
+        if self.webrtc:
+            self.mesh = Mesh(self.peer_id, signal=self._send_signal,
+                             on_message=self._on_channel_message,
+                             on_channels=self._on_channels, on_link=self._on_link,
+                             limit=self.mesh_limit, ice_servers=frame.get("ice_servers") or (),
+                             ice_filter=self.ice_filter, timeout=self.negotiation_timeout)
+            # We joined later than everyone listed: we make the first offers.
+            await self.mesh.update(self.peers, initiate=lambda _: True)
+        seq = frame.get("seq")
+        await self._follow(self.stream.welcome(seq if isinstance(seq, int) else None))
+        if self._welcome is not None and not self._welcome.done():
+            self._welcome.set_result(None)
+
+    async def _on_joined(self, frame: dict[str, Any]) -> None:
+        info = PeerInfo(str(frame["peer"]), frame.get("user") or {})
+        self.peers[info.peer] = info
+        self.presence.emit(Presence("joined", info))
+        if self.mesh is not None:
+            await self.mesh.update(self.peers)  # the newcomer offers
+
+    async def _on_left(self, frame: dict[str, Any]) -> None:
+        info = self.peers.pop(str(frame.get("peer")), None)
+        if info is not None:
+            self._forget(info)
+        if self.mesh is not None:
+            local = self.mesh.local_id
+            # A freed slot may bring a long-present peer into the mesh: the larger id offers.
+            await self.mesh.update(self.peers, initiate=lambda p: local > p)
+
+    def _forget(self, info: PeerInfo) -> None:
+        self._receiver.forget(info.peer)
+        self.presence.emit(Presence("left", info))
+
+    def _on_state(self, old: State, new: State) -> None:
+        logger.info("peer %s: signaling %s -> %s", self.peer_id, old, new)
+
+    # --- authoritative events -----------------------------------------------------------------
+
+    async def _follow(self, outcome: Outcome) -> None:
+        for event in outcome.apply:
+            self.board.apply(event)
+            self.events.emit(event)
+        if outcome.resume is not None:
+            await self._signaling.send(Resume(since=outcome.resume).to_wire())
+        if outcome.refetch:
+            self._spawn(self._reload())
+
+    async def _on_resync(self, frame: dict[str, Any]) -> None:
+        outcome = self.stream.resync()
+        if self._refetch is None:
+            # No REST to reload from: take the server's word and go on from its latest.
+            latest = frame.get("latest")
+            base = latest if isinstance(latest, int) else (self.stream.last or 0)
+            await self._follow(self.stream.reset(base))
+            return
+        await self._follow(outcome)
+
+    async def _reload(self) -> None:
+        if self._refetch is None:
+            return
+        for attempt in range(5):
+            try:
+                snapshot = await self._refetch()
+                break
+            except Exception as exc:
+                logger.warning("peer %s: refetch failed (%s), retrying", self.peer_id, exc)
+                await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+        else:
+            return
+        self.board.load(snapshot.sprint, snapshot.tasks)
+        await self._follow(self.stream.reset(snapshot.seq))
+
+
+async def join(api: ApiClient, sprint: int, *, realtime: str | None = None,
+               timeout: float = 10.0, **options: Any) -> Peer:
+    """Load ``sprint`` over REST, get a ticket and connect: protocol §6 step 1 and 2.
+
+    ``api`` must be logged in. ``realtime`` overrides the websocket base of the ticket's
+    URL (e.g. ``ws://127.0.0.1:8080``). The returned peer refetches on ``resync`` and
+    renews its ticket when the server refuses an expired one.
+    """
+    snapshot = await api.snapshot(sprint)
+    ticket = await api.ticket(sprint)
+
+    async def renew() -> tuple[str, str]:
+        fresh = await api.ticket(sprint)
+        return override_realtime(fresh.url, realtime), fresh.token
+
+    peer = Peer(override_realtime(ticket.url, realtime), ticket.token, last_seq=snapshot.seq,
+                refetch=lambda: api.snapshot(sprint), renew=renew, **options)
+    peer.board.load(snapshot.sprint, snapshot.tasks)
+    try:
+        await peer.start(timeout=timeout)
+    except BaseException:
+        await peer.close()
+        raise
+    return peer
+

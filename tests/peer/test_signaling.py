@@ -1,0 +1,168 @@
+"""`peer.signaling`: full-jitter backoff, token URLs, and reconnects driven by a fake socket."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.frames import Close as CloseFrame
+
+from peer.signaling import SignalingConnection, SignalingError, State, backoff_delay, with_token
+
+
+def test_backoff_is_full_jitter_under_an_exponential_cap() -> None:
+    rng = random.Random(1)
+    for attempt in range(12):
+        ceiling = min(30.0, 0.5 * 2**attempt)
+        samples = [backoff_delay(attempt, rng=rng) for _ in range(200)]
+        assert all(0.0 <= s <= ceiling for s in samples)
+        assert max(samples) > ceiling * 0.8  # spread over the whole window
+        assert min(samples) < ceiling * 0.2
+
+
+def test_backoff_is_deterministic_with_a_seeded_rng() -> None:
+    assert backoff_delay(3, rng=random.Random(5)) == backoff_delay(3, rng=random.Random(5))
+
+
+def test_backoff_caps_huge_attempts_and_refuses_negative() -> None:
+    assert 0 <= backoff_delay(10_000, base=1, cap=2, rng=random.Random(0)) <= 2
+    with pytest.raises(ValueError):
+        backoff_delay(-1)
+
+
+def test_with_token_sets_or_replaces_the_token() -> None:
+    assert with_token("ws://h:1/7/", "abc") == "ws://h:1/7/?token=abc"
+    assert with_token("ws://h:1/7/?token=old&x=1", "new") == "ws://h:1/7/?x=1&token=new"
+    assert with_token("ws://h:1/7/", None) == "ws://h:1/7/"
+
+
+class FakeSocket:
+    """A websocket that yields scripted frames, then closes with ``code``."""
+
+    def __init__(self, frames: list[dict[str, Any]], code: int | None) -> None:
+        self.inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        for frame in frames:
+            self.inbox.put_nowait(json.dumps(frame))
+        if code is not None:
+            self.inbox.put_nowait(None)
+        self.code = code
+        self.sent: list[str] = []
+        self.closed_with: int | None = None
+
+    @property
+    def close_code(self) -> int | None:
+        return self.code
+
+    async def send(self, message: str) -> None:
+        self.sent.append(message)
+
+    async def recv(self) -> str:
+        item = await self.inbox.get()
+        if item is None:
+            raise ConnectionClosed(CloseFrame(self.code or 1006, ""), None)
+        return item
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if self.closed_with is None:
+            self.closed_with = code
+            self.code = self.code or code
+            self.inbox.put_nowait(None)
+
+
+class Script:
+    """The injected connect function: each call hands out the next socket (or error)."""
+
+    def __init__(self, *steps: FakeSocket | Exception) -> None:
+        self.steps = list(steps)
+        self.urls: list[str] = []
+
+    async def __call__(self, url: str) -> FakeSocket:
+        self.urls.append(url)
+        step = self.steps.pop(0)
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+
+async def test_reconnects_after_drops_and_refused_connects() -> None:
+    frames: list[dict[str, Any]] = []
+    last = FakeSocket([{"type": "welcome", "n": 3}], code=None)
+    script = Script(FakeSocket([{"type": "welcome", "n": 1}], code=1006),
+                    OSError("refused"), FakeSocket([{"type": "welcome", "n": 2}], code=1001),
+                    last)
+    states: list[State] = []
+
+    async def on_frame(frame: dict[str, Any]) -> None:
+        frames.append(frame)
+
+    conn = SignalingConnection("ws://x/7/", "tok", on_frame, connect=script, base=0.001,
+                               on_state=lambda _old, new: states.append(new))
+    task = asyncio.create_task(conn.run())
+    while len(frames) < 3:
+        await asyncio.sleep(0.01)
+    assert [f["n"] for f in frames] == [1, 2, 3]
+    assert script.urls == ["ws://x/7/?token=tok"] * 4
+    assert await conn.send({"type": "resume", "since": 1})
+    assert last.sent == ['{"type":"resume","since":1}']
+    await conn.close()
+    await asyncio.wait_for(task, 2)
+    assert last.closed_with == 1000
+    assert states.count(State.CONNECTED) == 3 and states[-1] is State.CLOSED
+
+
+async def test_send_while_disconnected_is_dropped() -> None:
+    async def on_frame(frame: dict[str, Any]) -> None: ...
+    conn = SignalingConnection("ws://x/7/", None, on_frame)
+    assert not await conn.send({"type": "resume", "since": 0})
+
+
+async def test_refused_ticket_is_final_without_renew() -> None:
+    async def on_frame(frame: dict[str, Any]) -> None: ...
+    conn = SignalingConnection("ws://x/7/", "bad", on_frame,
+                               connect=Script(FakeSocket([], code=4001)), base=0.001)
+    with pytest.raises(SignalingError) as info:
+        await conn.run()
+    assert info.value.code == 4001
+    assert conn.state is State.CLOSED
+
+
+async def test_refused_ticket_is_renewed() -> None:
+    seen: list[dict[str, Any]] = []
+
+    async def on_frame(frame: dict[str, Any]) -> None:
+        seen.append(frame)
+
+    async def renew() -> tuple[str, str]:
+        return "ws://y/7/", "fresh"
+
+    script = Script(FakeSocket([], code=4001), FakeSocket([{"type": "welcome"}], code=None))
+    conn = SignalingConnection("ws://x/7/", "old", on_frame, connect=script, renew=renew,
+                               base=0.001)
+    task = asyncio.create_task(conn.run())
+    while not seen:
+        await asyncio.sleep(0.01)
+    assert script.urls == ["ws://x/7/?token=old", "ws://y/7/?token=fresh"]
+    await conn.close()
+    await asyncio.wait_for(task, 2)
+
+
+async def test_a_failing_handler_does_not_drop_the_connection() -> None:
+    seen: list[int] = []
+
+    async def on_frame(frame: dict[str, Any]) -> None:
+        if frame["n"] == 1:
+            raise RuntimeError("bug")
+        seen.append(frame["n"])
+
+    script = Script(FakeSocket([{"n": 1}, {"n": 2}], code=None))
+    conn = SignalingConnection("ws://x/7/", None, on_frame, connect=script)
+    task = asyncio.create_task(conn.run())
+    while not seen:
+        await asyncio.sleep(0.01)
+    assert seen == [2] and conn.connects == 1
+    await conn.close()
+    await asyncio.wait_for(task, 2)
