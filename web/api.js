@@ -1,0 +1,217 @@
+// @ts-check
+/**
+ * REST client for the board API (Django REST Framework): token auth kept in
+ * localStorage, paginated lists followed through `next` until done, and errors that
+ * carry DRF's field errors. `fetch` and the storage are injectable.
+ */
+
+const TOKEN_KEY = "watercooler.token";
+const USER_KEY = "watercooler.username";
+
+/** An HTTP error with DRF's body: `fields` maps a field (or non_field_errors) to messages. */
+export class ApiError extends Error {
+  /**
+   * @param {number} status  0 when the request never got an answer
+   * @param {string} message
+   * @param {Record<string, string[]>} [fields]
+   * @param {string | null} [code]  the API's machine code (`invalid`, `not_found`, ...)
+   */
+  constructor(status, message, fields = {}, code = null) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.fields = fields;
+    this.code = code;
+  }
+}
+
+/**
+ * Turn an error body into a readable message and a field map.
+ * Understands this API's `{error, message, fields}` and DRF's plain shapes
+ * (`{detail}`, `{field: [messages]}`).
+ * @param {any} body
+ * @returns {{message: string, fields: Record<string, string[]>, code?: string}}
+ */
+export function parseErrorBody(body) {
+  if (body && typeof body === "object" && !Array.isArray(body)) {
+    // This project's API: {"error": code, "message": sentence, "fields"?: {field: [messages]}}.
+    if (typeof body.error === "string" && typeof body.message === "string") {
+      const fields = body.fields && typeof body.fields === "object" ? parseErrorBody(body.fields).fields : {};
+      return { message: body.message, fields, code: body.error };
+    }
+    if (typeof body.detail === "string") return { message: body.detail, fields: {} };
+    /** @type {Record<string, string[]>} */
+    const fields = {};
+    for (const [k, v] of Object.entries(body)) {
+      fields[k] = Array.isArray(v) ? v.map(String) : [typeof v === "string" ? v : JSON.stringify(v)];
+    }
+    const parts = Object.entries(fields).map(([k, v]) =>
+      k === "non_field_errors" || k === "detail" ? v.join(" ") : `${k}: ${v.join(" ")}`);
+    return { message: parts.join("; ") || "Request failed", fields };
+  }
+  if (Array.isArray(body)) return { message: body.map(String).join(" "), fields: {} };
+  return { message: typeof body === "string" && body ? body.slice(0, 200) : "Request failed", fields: {} };
+}
+
+/**
+ * @typedef {{id: number, name: string, description: string, end: string, seq: number | null, links: Record<string, string>}} Sprint
+ * @typedef {{id: number, name: string, description: string, sprint: number | null,
+ *   status: string, order: number, assigned: string | null, started: string | null,
+ *   due: string | null, completed: string | null, links: Record<string, string>}} Task
+ * @typedef {{url: string, token: string, expires: string}} Ticket
+ */
+
+export class Api {
+  /**
+   * @param {{base?: string, fetch?: typeof fetch, storage?: Pick<Storage, "getItem"|"setItem"|"removeItem"> | null,
+   *   onUnauthorized?: () => void, maxPages?: number}} [options]
+   */
+  constructor(options = {}) {
+    this.base = options.base ?? "/api";
+    this._fetch = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    this.storage = options.storage === undefined ? safeLocalStorage() : options.storage;
+    this.onUnauthorized = options.onUnauthorized ?? (() => {});
+    /** Guard against a server whose `next` never ends. */
+    this.maxPages = options.maxPages ?? 1000;
+  }
+
+  get token() {
+    return this.storage?.getItem(TOKEN_KEY) ?? null;
+  }
+
+  get username() {
+    return this.storage?.getItem(USER_KEY) ?? null;
+  }
+
+  /** @param {string} username @param {string} password */
+  async login(username, password) {
+    const body = await this.request("POST", "/token/", { username, password }, { auth: false });
+    this.storage?.setItem(TOKEN_KEY, body.token);
+    this.storage?.setItem(USER_KEY, username);
+    return body.token;
+  }
+
+  logout() {
+    this.storage?.removeItem(TOKEN_KEY);
+    this.storage?.removeItem(USER_KEY);
+  }
+
+  /**
+   * One request. Paths starting with "/" are under `base`; absolute URLs (a page's `next`) are used as-is.
+   * @param {string} method
+   * @param {string} path
+   * @param {unknown} [data]
+   * @param {{auth?: boolean}} [opts]
+   */
+  async request(method, path, data, opts = {}) {
+    const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
+    /** @type {Record<string, string>} */
+    const headers = { Accept: "application/json" };
+    if (data !== undefined) headers["Content-Type"] = "application/json";
+    const token = this.token;
+    if (opts.auth !== false && token) headers.Authorization = `Token ${token}`;
+    let res;
+    try {
+      res = await this._fetch(url, { method, headers, body: data === undefined ? undefined : JSON.stringify(data) });
+    } catch (err) {
+      throw new ApiError(0, "Cannot reach the server. Check your connection and try again.");
+    }
+    if (res.status === 204) return null;
+    const text = await res.text();
+    let body = null;
+    try {
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = text;
+    }
+    if (!res.ok) {
+      const { message, fields, code } = parseErrorBody(body);
+      const err = new ApiError(res.status, message, fields, code ?? null);
+      if (res.status === 401 && opts.auth !== false) this.onUnauthorized();
+      throw err;
+    }
+    return body;
+  }
+
+  /**
+   * Every item of a paginated list, following `next` until it is null.
+   * Also accepts an unpaginated array.
+   * @param {string} path
+   * @returns {Promise<any[]>}
+   */
+  async list(path) {
+    /** @type {any[]} */
+    const items = [];
+    const seen = new Set();
+    /** @type {string | null} */
+    let next = path;
+    while (next) {
+      if (seen.has(next) || seen.size >= this.maxPages) throw new ApiError(0, "Pagination did not end");
+      seen.add(next);
+      const page = await this.request("GET", next);
+      if (Array.isArray(page)) return items.concat(page);
+      items.push(...(page?.results ?? []));
+      next = page?.next ?? null;
+    }
+    return items;
+  }
+
+  /** @returns {Promise<Sprint[]>} */
+  sprints() {
+    return this.list("/sprints/");
+  }
+
+  /** @param {number} id @returns {Promise<Sprint>} */
+  sprint(id) {
+    return this.request("GET", `/sprints/${id}/`);
+  }
+
+  /** @param {{name: string, description?: string, end: string}} data @returns {Promise<Sprint>} */
+  createSprint(data) {
+    return this.request("POST", "/sprints/", data);
+  }
+
+  /** @param {number} sprintId @returns {Promise<Task[]>} */
+  tasks(sprintId) {
+    return this.list(`/tasks/?sprint=${encodeURIComponent(sprintId)}`);
+  }
+
+  /** @returns {Promise<Task[]>} */
+  backlog() {
+    return this.list("/tasks/?backlog=true");
+  }
+
+  /** @param {Partial<Task>} data @returns {Promise<Task>} */
+  createTask(data) {
+    return this.request("POST", "/tasks/", data);
+  }
+
+  /** @param {number} id @param {Partial<Task>} data @returns {Promise<Task>} */
+  updateTask(id, data) {
+    return this.request("PATCH", `/tasks/${id}/`, data);
+  }
+
+  /** @param {number} id */
+  deleteTask(id) {
+    return this.request("DELETE", `/tasks/${id}/`);
+  }
+
+  /** @returns {Promise<{username: string, full_name?: string}[]>} */
+  users() {
+    return this.list("/users/");
+  }
+
+  /** A realtime ticket for one sprint (docs/protocol.md §1). @param {number} sprintId @returns {Promise<Ticket>} */
+  realtimeTicket(sprintId) {
+    return this.request("POST", `/sprints/${sprintId}/realtime/`, {});
+  }
+}
+
+/** localStorage, or null where it is missing or blocked (Node, privacy modes). */
+function safeLocalStorage() {
+  try {
+    return globalThis.localStorage ?? null;
+  } catch {
+    return null;
+  }
+}

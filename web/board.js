@@ -1,0 +1,456 @@
+// @ts-check
+/**
+ * The board view: columns, cards, remote ghosts, and moving cards with the pointer
+ * (pointer events, not HTML5 drag and drop) or the keyboard. It owns no data: the
+ * page hands it tasks and ghosts, and hears about drags and drops through callbacks.
+ */
+import { COLUMNS, columnsOf, isStatus } from "./board-model.js";
+import { avatar, h, hue } from "./dom.js";
+
+/** @typedef {import("./api.js").Task} Task */
+/** @typedef {import("./board-model.js").ColumnKey} ColumnKey */
+/** @typedef {import("./drag.js").Ghost} Ghost */
+/** @typedef {{key: ColumnKey, index: number}} Slot */
+/**
+ * @typedef {object} Where  what a drag frame says about the target
+ * @property {string | null} status
+ * @property {number} index
+ * @property {number | null} x
+ * @property {number | null} y
+ */
+/**
+ * @typedef {object} BoardCallbacks
+ * @property {(phase: "start"|"move"|"end", task: number, where: Where) => void} onDrag
+ * @property {(task: Task, to: Slot, from: Slot) => void} onDrop
+ * @property {(task: Task) => void} onOpen
+ * @property {(peer: string) => string} nameOf  username for a peer id
+ * @property {(message: string) => void} announce  for screen readers
+ */
+
+/**
+ * @typedef {object} LocalDrag
+ * @property {Task} task
+ * @property {Slot} from
+ * @property {Slot} to
+ * @property {"pointer"|"keyboard"} mode
+ * @property {HTMLElement | null} preview  the card under the pointer
+ * @property {{x: number, y: number}} pointer  client coordinates
+ * @property {{dx: number, dy: number}} grab  offset of the pointer inside the card
+ */
+
+const DRAG_THRESHOLD_PX = 4;
+
+export class BoardView {
+  /**
+   * @param {HTMLElement} root  an empty element the board renders into
+   * @param {BoardCallbacks} callbacks
+   * @param {{sprintEnded?: boolean}} [options]
+   */
+  constructor(root, callbacks, options = {}) {
+    this.root = root;
+    this.cb = callbacks;
+    this.options = options;
+    /** @type {Task[]} */
+    this.tasks = [];
+    /** @type {Task[]} */
+    this.backlog = [];
+    /** @type {Ghost[]} */
+    this.ghosts = [];
+    /** @type {LocalDrag | null} */
+    this.drag = null;
+    /** @type {{task: Task, x: number, y: number, el: HTMLElement, pointerId: number} | null} */
+    this.pressed = null;
+    this._frame = 0;
+    this._moveDirty = false;
+    this.board = h("div", { class: "board", "data-testid": "board", role: "list", "aria-label": "Sprint board" });
+    this.root.replaceChildren(this.board);
+    this._onPointerMove = this._onPointerMove.bind(this);
+    this._onPointerUp = this._onPointerUp.bind(this);
+    this._onPointerCancel = () => this._cancel();
+    this._onKeyDownWindow = (/** @type {KeyboardEvent} */ e) => {
+      if (e.key === "Escape" && this.drag?.mode === "pointer") this._cancel();
+    };
+    this.board.addEventListener("pointerdown", (e) => this._onPointerDown(e));
+    this.board.addEventListener("keydown", (e) => this._onKeyDown(e));
+    window.addEventListener("keydown", this._onKeyDownWindow);
+  }
+
+  destroy() {
+    this._cancel();
+    this._unlisten();
+    window.removeEventListener("keydown", this._onKeyDownWindow);
+    this.root.replaceChildren();
+  }
+
+  /** @param {{tasks?: Task[], backlog?: Task[], ghosts?: Ghost[]}} data */
+  update(data) {
+    if (data.tasks) this.tasks = data.tasks;
+    if (data.backlog) this.backlog = data.backlog;
+    if (data.ghosts) this.ghosts = data.ghosts;
+    if (this.drag && !this._find(this.drag.task.id)) this._cancel(false); // deleted under us
+    this.render();
+  }
+
+  /** @param {number} id */
+  _find(id) {
+    return this.tasks.find((t) => t.id === id) ?? this.backlog.find((t) => t.id === id) ?? null;
+  }
+
+  // --- rendering ------------------------------------------------------------------------
+
+  render() {
+    const focusedId = /** @type {HTMLElement | null} */ (document.activeElement)?.closest?.("[data-task-id]")?.getAttribute("data-task-id");
+    const cols = columnsOf(this.tasks, this.backlog);
+    const d = this.drag;
+    if (d) {
+      for (const k of /** @type {ColumnKey[]} */ (Object.keys(cols))) cols[k] = cols[k].filter((t) => t.id !== d.task.id);
+    }
+    const columns = COLUMNS.map(({ key, title }) => {
+      const cards = cols[key].map((t) => this._card(t));
+      if (d && d.to.key === key) {
+        cards.splice(Math.min(d.to.index, cards.length), 0, this._card(d.task, true));
+      }
+      for (const g of this.ghosts) {
+        if (g.status !== key) continue;
+        const el = this._ghost(g);
+        if (el) cards.splice(Math.min(g.index ?? cards.length, cards.length), 0, el);
+      }
+      const count = cols[key].length + (d && d.to.key === key ? 1 : 0);
+      return h("section", {
+        class: `column column--${key}`, "data-testid": "column", "data-status": key, role: "listitem",
+        "aria-labelledby": `col-title-${key}`,
+      },
+      h("header", { class: "column__header" },
+        h("h2", { id: `col-title-${key}`, class: "column__title" }, title),
+        h("span", { class: "column__count", "aria-label": `${count} tasks` }, String(count))),
+      h("div", { class: "column__cards", role: "list", "data-column": key },
+        cards.length ? cards : h("p", { class: "column__empty" }, key === "backlog" ? "Backlog is empty" : "Drop tasks here")));
+    });
+    const floating = this.ghosts.filter((g) => !g.status && g.x !== null && g.y !== null).map((g) => this._ghost(g, true));
+    this.board.replaceChildren(...columns, ...floating.filter(Boolean));
+    this.board.classList.toggle("board--dragging", Boolean(d));
+    if (focusedId) {
+      /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${focusedId}"]`))?.focus({ preventScroll: false });
+    }
+  }
+
+  /** @param {Task} t @param {boolean} [lifted] */
+  _card(t, lifted = false) {
+    const d = this.drag;
+    const keyboardLifted = lifted && d?.mode === "keyboard";
+    return h("article", {
+      class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}`,
+      "data-testid": "card", "data-task-id": t.id, "data-status": t.status, tabindex: "0", role: "listitem",
+      "aria-roledescription": "movable task", "aria-grabbed": lifted ? "true" : "false",
+      "aria-label": `${t.name}${t.assigned ? `, assigned to ${t.assigned}` : ""}. Press Space to move, E to edit.`,
+    },
+    h("div", { class: "card__top" },
+      h("h3", { class: "card__name" }, t.name),
+      h("button", { class: "card__edit icon-button", type: "button", "data-action": "edit", "aria-label": `Edit ${t.name}`, title: "Edit", tabindex: "-1" }, "✎")),
+    t.description ? h("p", { class: "card__desc" }, t.description) : null,
+    h("div", { class: "card__meta" },
+      t.due ? h("span", { class: `card__due${isPast(t.due) && t.status !== "done" ? " card__due--late" : ""}`, title: "Due" }, `Due ${t.due}`) : h("span"),
+      t.assigned ? avatar(t.assigned, `Assigned to ${t.assigned}`) : null));
+  }
+
+  /** @param {Ghost} g @param {boolean} [floating] */
+  _ghost(g, floating = false) {
+    const task = this._find(g.task);
+    const name = this.cb.nameOf(g.peer);
+    const label = `${name} is moving “${task?.name ?? `task ${g.task}`}”`;
+    const el = h("div", {
+      class: `ghost${floating ? " ghost--floating" : ""}`, "data-testid": "ghost", "data-task-id": g.task,
+      "data-peer-id": g.peer, "aria-label": label, role: "note",
+      style: { "--hue": String(hue(name)), ...(floating ? { left: `${(g.x ?? 0) * 100}%`, top: `${(g.y ?? 0) * 100}%` } : {}) },
+    },
+    h("div", { class: "ghost__label" }, avatar(name), h("span", null, label)),
+    h("div", { class: "ghost__name" }, task?.name ?? ""));
+    return el;
+  }
+
+  // --- pointer dragging -----------------------------------------------------------------
+
+  /** @param {PointerEvent} e */
+  _onPointerDown(e) {
+    if (e.button !== 0 || this.drag) return;
+    const target = /** @type {HTMLElement} */ (e.target);
+    const cardEl = /** @type {HTMLElement | null} */ (target.closest(".card"));
+    if (!cardEl) return;
+    const task = this._find(Number(cardEl.dataset.taskId));
+    if (!task) return;
+    if (target.closest("[data-action=edit]")) {
+      e.preventDefault();
+      this.cb.onOpen(task);
+      return;
+    }
+    e.preventDefault(); // no text selection while dragging
+    cardEl.focus({ preventScroll: true });
+    this.pressed = { task, x: e.clientX, y: e.clientY, el: cardEl, pointerId: e.pointerId };
+    window.addEventListener("pointermove", this._onPointerMove);
+    window.addEventListener("pointerup", this._onPointerUp);
+    window.addEventListener("pointercancel", this._onPointerCancel);
+  }
+
+  _unlisten() {
+    window.removeEventListener("pointermove", this._onPointerMove);
+    window.removeEventListener("pointerup", this._onPointerUp);
+    window.removeEventListener("pointercancel", this._onPointerCancel);
+  }
+
+  /** @param {PointerEvent} e */
+  _onPointerMove(e) {
+    const p = this.pressed;
+    if (!this.drag && p) {
+      if (Math.hypot(e.clientX - p.x, e.clientY - p.y) < DRAG_THRESHOLD_PX) return;
+      this._startPointerDrag(p, e);
+    }
+    const d = this.drag;
+    if (!d || d.mode !== "pointer") return;
+    d.pointer = { x: e.clientX, y: e.clientY };
+    this._placePreview();
+    const to = this._slotAt(e.clientX, e.clientY) ?? d.to;
+    if (to.key !== d.to.key || to.index !== d.to.index) {
+      d.to = to;
+      this.render();
+    }
+    this._scheduleMove();
+  }
+
+  /** @param {{task: Task, x: number, y: number, el: HTMLElement}} p @param {PointerEvent} e */
+  _startPointerDrag(p, e) {
+    const rect = p.el.getBoundingClientRect();
+    const from = this._slotOf(p.task);
+    const preview = /** @type {HTMLElement} */ (p.el.cloneNode(true));
+    preview.removeAttribute("data-task-id");
+    preview.removeAttribute("data-testid");
+    preview.setAttribute("aria-hidden", "true");
+    preview.classList.add("card--preview");
+    preview.style.width = `${rect.width}px`;
+    document.body.append(preview);
+    this.drag = {
+      task: p.task, from, to: from, mode: "pointer", preview,
+      pointer: { x: e.clientX, y: e.clientY }, grab: { dx: p.x - rect.left, dy: p.y - rect.top },
+    };
+    this._placePreview();
+    this.render();
+    this.cb.onDrag("start", p.task.id, this._where());
+  }
+
+  _placePreview() {
+    const d = this.drag;
+    if (!d?.preview) return;
+    d.preview.style.transform = `translate(${d.pointer.x - d.grab.dx}px, ${d.pointer.y - d.grab.dy}px) rotate(2deg)`;
+  }
+
+  /** Moves go out at most once per animation frame (≤ 60 Hz), latest position wins. */
+  _scheduleMove() {
+    this._moveDirty = true;
+    if (this._frame) return;
+    this._frame = requestAnimationFrame(() => {
+      this._frame = 0;
+      if (!this._moveDirty || !this.drag) return;
+      this._moveDirty = false;
+      this.cb.onDrag("move", this.drag.task.id, this._where());
+    });
+  }
+
+  /** @param {PointerEvent} e */
+  _onPointerUp(e) {
+    this._unlisten();
+    const p = this.pressed;
+    this.pressed = null;
+    if (!this.drag) {
+      // A press without movement is a click: open the task.
+      if (p && e.target instanceof Element && e.target.closest(".card") && !e.target.closest("[data-action]")) this.cb.onOpen(p.task);
+      return;
+    }
+    const to = this._slotAt(e.clientX, e.clientY) ?? this.drag.to;
+    this.drag.to = to;
+    this._drop();
+  }
+
+  /** @param {Task} task @returns {Slot} */
+  _slotOf(task) {
+    const cols = columnsOf(this.tasks, this.backlog);
+    for (const { key } of COLUMNS) {
+      const i = cols[key].findIndex((t) => t.id === task.id);
+      if (i >= 0) return { key, index: i };
+    }
+    return { key: "backlog", index: 0 };
+  }
+
+  /**
+   * The column and position under a client point (index counts the column's cards
+   * without the dragged one and without ghosts).
+   * @param {number} x @param {number} y
+   * @returns {Slot | null}
+   */
+  _slotAt(x, y) {
+    const columns = /** @type {HTMLElement[]} */ ([...this.board.querySelectorAll(".column")]);
+    let best = null;
+    let bestDist = Infinity;
+    for (const col of columns) {
+      const r = col.getBoundingClientRect();
+      const dist = x < r.left ? r.left - x : x > r.right ? x - r.right : 0;
+      if (dist < bestDist) {
+        bestDist = dist;
+        best = col;
+      }
+    }
+    if (!best || bestDist > 48) return null;
+    const key = /** @type {ColumnKey} */ (best.dataset.status);
+    const cards = /** @type {HTMLElement[]} */ ([...best.querySelectorAll(".card:not(.card--lifted)")]);
+    let index = 0;
+    for (const c of cards) {
+      const r = c.getBoundingClientRect();
+      if (y > r.top + r.height / 2) index += 1;
+    }
+    return { key, index };
+  }
+
+  /** What the drag frames say: target status (none for backlog), index, pointer fractions. */
+  _where() {
+    const d = /** @type {LocalDrag} */ (this.drag);
+    const r = this.board.getBoundingClientRect();
+    let { x, y } = d.pointer;
+    if (d.mode === "keyboard") {
+      const el = this.board.querySelector(".card--lifted");
+      const cr = el?.getBoundingClientRect();
+      if (cr) ({ x, y } = { x: cr.left + cr.width / 2, y: cr.top + cr.height / 2 });
+    }
+    const frac = (/** @type {number} */ v, /** @type {number} */ lo, /** @type {number} */ size) =>
+      size > 0 ? Math.min(1, Math.max(0, (v - lo) / size)) : null;
+    return {
+      status: isStatus(d.to.key) ? d.to.key : null,
+      index: d.to.index,
+      x: frac(x, r.left, r.width),
+      y: frac(y, r.top, r.height),
+    };
+  }
+
+  _drop() {
+    const d = this.drag;
+    if (!d) return;
+    const where = this._where();
+    this._clearDrag();
+    this.cb.onDrag("end", d.task.id, where);
+    if (d.to.key !== d.from.key || d.to.index !== d.from.index) this.cb.onDrop(d.task, d.to, d.from);
+    else this.render();
+    this._focusCard(d.task.id);
+  }
+
+  /** Put the card back where it was. @param {boolean} [announce] */
+  _cancel(announce = true) {
+    this._unlisten();
+    this.pressed = null;
+    const d = this.drag;
+    if (!d) return;
+    d.to = d.from;
+    const where = this._where();
+    this._clearDrag();
+    this.cb.onDrag("end", d.task.id, where);
+    this.render();
+    this._focusCard(d.task.id);
+    if (announce) this.cb.announce(`Move of ${d.task.name} cancelled.`);
+  }
+
+  _clearDrag() {
+    if (this._frame) cancelAnimationFrame(this._frame);
+    this._frame = 0;
+    this.drag?.preview?.remove();
+    this.drag = null;
+  }
+
+  /** @param {number} id */
+  _focusCard(id) {
+    /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${id}"]`))?.focus({ preventScroll: true });
+  }
+
+  // --- keyboard moving ------------------------------------------------------------------
+
+  /** @param {KeyboardEvent} e */
+  _onKeyDown(e) {
+    const cardEl = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (e.target).closest?.(".card"));
+    if (!cardEl) return;
+    const d = this.drag;
+    if (!d) {
+      const task = this._find(Number(cardEl.dataset.taskId));
+      if (!task) return;
+      if (e.key === " " || e.key === "Enter") {
+        e.preventDefault();
+        const from = this._slotOf(task);
+        this.drag = { task, from, to: from, mode: "keyboard", preview: null, pointer: { x: 0, y: 0 }, grab: { dx: 0, dy: 0 } };
+        this.render();
+        this._focusCard(task.id);
+        this.cb.onDrag("start", task.id, this._where());
+        this.cb.announce(`Picked up ${task.name}. Use the arrow keys to move, Enter to drop, Escape to cancel.`);
+      } else if (e.key === "e" || e.key === "E") {
+        e.preventDefault();
+        this.cb.onOpen(task);
+      } else if (e.key.startsWith("Arrow")) {
+        e.preventDefault();
+        this._focusNeighbour(cardEl, e.key);
+      }
+      return;
+    }
+    if (d.mode !== "keyboard") return;
+    if (e.key === "Escape") {
+      e.preventDefault();
+      this._cancel();
+    } else if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault();
+      const col = COLUMNS.find((c) => c.key === d.to.key);
+      this.cb.announce(`Dropped ${d.task.name} in ${col?.title}, position ${d.to.index + 1}.`);
+      this._drop();
+    } else if (e.key.startsWith("Arrow")) {
+      e.preventDefault();
+      this._keyboardMove(e.key);
+    } else if (e.key === "Tab") {
+      this._cancel();
+    }
+  }
+
+  /** @param {string} key */
+  _keyboardMove(key) {
+    const d = /** @type {LocalDrag} */ (this.drag);
+    const cols = columnsOf(this.tasks, this.backlog);
+    const lengthOf = (/** @type {ColumnKey} */ k) => cols[k].filter((t) => t.id !== d.task.id).length;
+    const ci = COLUMNS.findIndex((c) => c.key === d.to.key);
+    if (key === "ArrowLeft" || key === "ArrowRight") {
+      const next = COLUMNS[ci + (key === "ArrowLeft" ? -1 : 1)];
+      if (!next) return;
+      d.to = { key: next.key, index: Math.min(d.to.index, lengthOf(next.key)) };
+    } else if (key === "ArrowUp") {
+      d.to = { ...d.to, index: Math.max(0, d.to.index - 1) };
+    } else if (key === "ArrowDown") {
+      d.to = { ...d.to, index: Math.min(lengthOf(d.to.key), d.to.index + 1) };
+    }
+    this.render();
+    this._focusCard(d.task.id);
+    this.cb.onDrag("move", d.task.id, this._where());
+    const title = COLUMNS.find((c) => c.key === d.to.key)?.title;
+    this.cb.announce(`${title}, position ${d.to.index + 1} of ${lengthOf(d.to.key) + 1}.`);
+  }
+
+  /** Arrow keys without a lifted card move focus between cards. @param {HTMLElement} cardEl @param {string} key */
+  _focusNeighbour(cardEl, key) {
+    const col = cardEl.closest(".column");
+    if (!col) return;
+    const cards = /** @type {HTMLElement[]} */ ([...col.querySelectorAll(".card")]);
+    const i = cards.indexOf(cardEl);
+    if (key === "ArrowUp") cards[i - 1]?.focus();
+    else if (key === "ArrowDown") cards[i + 1]?.focus();
+    else {
+      const sib = key === "ArrowLeft" ? col.previousElementSibling : col.nextElementSibling;
+      const target = sib?.querySelectorAll(".card")[Math.min(i, (sib?.querySelectorAll(".card").length ?? 1) - 1)];
+      /** @type {HTMLElement | undefined} */ (target)?.focus();
+    }
+  }
+}
+
+/** @param {string} date YYYY-MM-DD */
+function isPast(date) {
+  const today = new Date();
+  const pad = (/** @type {number} */ n) => String(n).padStart(2, "0");
+  return date < `${today.getFullYear()}-${pad(today.getMonth() + 1)}-${pad(today.getDate())}`;
+}

@@ -1,0 +1,290 @@
+// @ts-check
+/**
+ * The Watercooler websocket protocol for the browser: frames, drag updates, error and
+ * close codes. Mirrors signaling/protocol.py (docs/protocol.md is the contract). No I/O.
+ */
+
+export const PROTOCOL_VERSION = 1;
+/** Frames larger than this close the connection with 1009. */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+/** Task statuses as the REST API spells them; drag updates name their target with one. */
+export const STATUSES = /** @type {const} */ (["not_started", "in_progress", "testing", "done"]);
+export const DRAG_PHASES = /** @type {const} */ (["start", "move", "end"]);
+/** A relay may name at most this many recipients. */
+export const MAX_RECIPIENTS = 64;
+const PEER_ID_MAX = 64;
+
+/** Websocket close codes (4xxx are the protocol's own). */
+export const Close = Object.freeze({
+  NORMAL: 1000,
+  GOING_AWAY: 1001, // server shutting down: reconnect with backoff
+  MESSAGE_TOO_BIG: 1009, // frame over MAX_MESSAGE_BYTES: a client bug
+  UNAUTHORIZED: 4001, // token missing/malformed/badly signed/expired: get a new ticket
+  FORBIDDEN: 4003, // token is for another sprint
+  FLOOD: 4008, // far over the frame-rate limit: back off
+  SLOW_CONSUMER: 4009, // we did not read fast enough: reconnect and resume
+});
+
+/** `code` of an `error` frame; the connection stays open after each. */
+export const ErrorCode = Object.freeze({
+  BAD_JSON: "bad_json",
+  BAD_MESSAGE: "bad_message",
+  UNKNOWN_TYPE: "unknown_type",
+  BAD_FIELD: "bad_field",
+  UNKNOWN_PEER: "unknown_peer",
+  RATE_LIMITED: "rate_limited",
+  BINARY_UNSUPPORTED: "binary_unsupported",
+});
+
+/** A frame that cannot be accepted (same codes as the server's error frames). */
+export class ProtocolError extends Error {
+  /**
+   * @param {string} code one of ErrorCode
+   * @param {string} message
+   * @param {string | null} [field]
+   */
+  constructor(code, message, field = null) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+    this.field = field;
+  }
+}
+
+/**
+ * @typedef {{id: number, username: string}} PeerUser
+ * @typedef {{peer: string, user: PeerUser}} PeerInfo
+ * @typedef {{type: "welcome", protocol: number, peer: string, sprint: number, user: PeerUser,
+ *   peers: PeerInfo[], ice_servers: object[], seq: number | null, limits?: Record<string, number>}} WelcomeFrame
+ * @typedef {{type: "peer_joined", peer: string, user: PeerUser}} PeerJoinedFrame
+ * @typedef {{type: "peer_left", peer: string}} PeerLeftFrame
+ * @typedef {{type: "relay", from: string, data: Record<string, any>}} RelayFrame
+ * @typedef {{type: "signal", from: string, data: Record<string, any>}} SignalFrame
+ * @typedef {"created"|"updated"|"deleted"|"added"|"removed"} EventAction
+ * @typedef {{type: "event", sprint: number, seq: number, action: EventAction, model: "task"|"sprint",
+ *   id: number, data: Record<string, any> | null}} EventFrame
+ * @typedef {{type: "resync", latest: number | null}} ResyncFrame
+ * @typedef {{type: "error", code: string, message: string, field?: string}} ErrorFrame
+ * @typedef {WelcomeFrame|PeerJoinedFrame|PeerLeftFrame|RelayFrame|SignalFrame|EventFrame|ResyncFrame|ErrorFrame} ServerFrame
+ *
+ * @typedef {{type: "drag", seq: number, task: number, phase: "start"|"move"|"end",
+ *   status?: string, index?: number, x?: number, y?: number}} Drag
+ */
+
+// --- field checks ---------------------------------------------------------------------------
+
+/** @param {string} name @param {string} why */
+const bad = (name, why) => new ProtocolError(ErrorCode.BAD_FIELD, `${name}: ${why}`, name);
+
+/** @param {unknown} v @returns {v is Record<string, any>} */
+const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** @param {unknown} value @param {string} name @returns {string} */
+function peerId(value, name) {
+  if (typeof value !== "string" || !value || value.length > PEER_ID_MAX) {
+    throw bad(name, "must be a peer id (non-empty string)");
+  }
+  return value;
+}
+
+/** @param {unknown} value @param {string} name @returns {Record<string, any>} */
+function object(value, name) {
+  if (!isObject(value)) throw bad(name, "must be an object");
+  return value;
+}
+
+/** @param {unknown} value @param {string} name @param {number} [minimum] @returns {number} */
+function int(value, name, minimum = 0) {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < minimum) {
+    throw bad(name, `must be an integer >= ${minimum}`);
+  }
+  return value;
+}
+
+/** @param {unknown} value @param {string} name @returns {number} */
+function fraction(value, name) {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || value > 1) {
+    throw bad(name, "must be a number between 0 and 1");
+  }
+  return value;
+}
+
+/** @param {Record<string, any>} obj @param {string[]} allowed */
+function only(obj, allowed) {
+  const unknown = Object.keys(obj).filter((k) => !allowed.includes(k)).sort();
+  if (unknown.length) throw bad(unknown[0], "unknown field");
+}
+
+/** @param {unknown} value @param {string} name @returns {number | null} */
+const intOrNull = (value, name) => (value === null ? null : int(value, name));
+
+// --- codec ----------------------------------------------------------------------------------
+
+/**
+ * Serialize one frame: compact JSON, key order as built (like the server's `encode`).
+ * @param {object} frame
+ * @returns {string}
+ */
+export function encode(frame) {
+  return JSON.stringify(frame);
+}
+
+// --- client -> server frames (validated before they leave, like the server would) -----------
+
+/**
+ * `relay` to the named peers, or to every other peer of the sprint when `to` is omitted.
+ * @param {Record<string, any>} data
+ * @param {string[]} [to]
+ */
+export function relayFrame(data, to) {
+  object(data, "data");
+  if (to === undefined) return { type: "relay", data };
+  if (!Array.isArray(to) || !to.length || to.length > MAX_RECIPIENTS) {
+    throw bad("to", `must be a non-empty list of at most ${MAX_RECIPIENTS} peer ids`);
+  }
+  return { type: "relay", to: to.map((p) => peerId(p, "to")), data };
+}
+
+/** @param {string} to @param {Record<string, any>} data */
+export function signalFrame(to, data) {
+  return { type: "signal", to: peerId(to, "to"), data: object(data, "data") };
+}
+
+/** @param {number} since */
+export function resumeFrame(since) {
+  return { type: "resume", since: int(since, "since") };
+}
+
+/** @param {string[]} peers */
+export function channelsFrame(peers) {
+  if (!Array.isArray(peers) || peers.length > 1024) throw bad("peers", "must be a list of peer ids");
+  return { type: "channels", peers: peers.map((p) => peerId(p, "peers")) };
+}
+
+// --- server -> client frames ----------------------------------------------------------------
+
+/** @param {unknown} v @param {string} name @returns {PeerUser} */
+function user(v, name) {
+  const u = object(v, name);
+  int(u.id, `${name}.id`);
+  if (typeof u.username !== "string") throw bad(`${name}.username`, "must be a string");
+  return /** @type {PeerUser} */ (u);
+}
+
+const EVENT_ACTIONS = ["created", "updated", "deleted", "added", "removed"];
+
+/** Checks per server frame type. Extra fields are tolerated (a newer server may add some). */
+/** @type {Record<string, (f: Record<string, any>) => void>} */
+const SERVER_CHECKS = {
+  welcome(f) {
+    int(f.protocol, "protocol", 1);
+    peerId(f.peer, "peer");
+    int(f.sprint, "sprint", 1);
+    user(f.user, "user");
+    if (!Array.isArray(f.peers)) throw bad("peers", "must be a list");
+    f.peers.forEach((/** @type {any} */ p, /** @type {number} */ i) => {
+      object(p, `peers[${i}]`);
+      peerId(p.peer, `peers[${i}].peer`);
+      user(p.user, `peers[${i}].user`);
+    });
+    if (!Array.isArray(f.ice_servers)) throw bad("ice_servers", "must be a list");
+    intOrNull(f.seq, "seq");
+  },
+  peer_joined(f) {
+    peerId(f.peer, "peer");
+    user(f.user, "user");
+  },
+  peer_left(f) {
+    peerId(f.peer, "peer");
+  },
+  relay(f) {
+    peerId(f.from, "from");
+    object(f.data, "data");
+  },
+  signal(f) {
+    peerId(f.from, "from");
+    object(f.data, "data");
+  },
+  event(f) {
+    int(f.sprint, "sprint", 1);
+    int(f.seq, "seq", 1);
+    if (!EVENT_ACTIONS.includes(f.action)) throw bad("action", `must be one of ${EVENT_ACTIONS.join(", ")}`);
+    if (f.model !== "task" && f.model !== "sprint") throw bad("model", "must be task or sprint");
+    int(f.id, "id", 1);
+    if (f.data !== null) object(f.data, "data");
+  },
+  resync(f) {
+    intOrNull(f.latest, "latest");
+  },
+  error(f) {
+    if (typeof f.code !== "string") throw bad("code", "must be a string");
+    if (typeof f.message !== "string") throw bad("message", "must be a string");
+  },
+};
+
+/** The frame types a server sends. */
+export const SERVER_TYPES = Object.freeze(Object.keys(SERVER_CHECKS));
+
+/**
+ * Parse and check one server text frame.
+ * @param {unknown} text
+ * @returns {ServerFrame}
+ * @throws {ProtocolError}
+ */
+export function decodeServerFrame(text) {
+  if (typeof text !== "string") {
+    throw new ProtocolError(ErrorCode.BINARY_UNSUPPORTED, "binary frames are not accepted");
+  }
+  let obj;
+  try {
+    obj = JSON.parse(text);
+  } catch {
+    throw new ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON");
+  }
+  if (!isObject(obj) || typeof obj.type !== "string") {
+    throw new ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a JSON object with a 'type'");
+  }
+  const check = SERVER_CHECKS[obj.type];
+  if (!check) {
+    throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, `unknown type ${JSON.stringify(obj.type.slice(0, 40))}`);
+  }
+  check(obj);
+  return /** @type {ServerFrame} */ (obj);
+}
+
+// --- drag updates (relay.data and data channels) --------------------------------------------
+
+/**
+ * Validate a drag update from another peer (never trust a peer). Mirrors `decode_drag`.
+ * @param {unknown} obj
+ * @returns {Drag}
+ * @throws {ProtocolError}
+ */
+export function decodeDrag(obj) {
+  const o = object(obj, "data");
+  if (o.type !== "drag") throw new ProtocolError(ErrorCode.UNKNOWN_TYPE, "not a drag update");
+  only(o, ["type", "seq", "task", "phase", "status", "index", "x", "y"]);
+  return makeDrag(/** @type {{seq: unknown, task: unknown, phase: unknown}} */ (o));
+}
+
+/**
+ * Build a drag update in wire order (type, seq, task, phase, status, index, x, y),
+ * leaving out absent optional fields. Throws ProtocolError on a bad field.
+ * @param {{seq: unknown, task: unknown, phase: unknown, status?: unknown, index?: unknown, x?: unknown, y?: unknown}} f
+ * @returns {Drag}
+ */
+export function makeDrag(f) {
+  int(f.seq, "seq", 1);
+  int(f.task, "task", 1);
+  if (!DRAG_PHASES.includes(/** @type {any} */ (f.phase))) throw bad("phase", `must be one of ${DRAG_PHASES.join(", ")}`);
+  /** @type {Record<string, any>} */
+  const drag = { type: "drag", seq: f.seq, task: f.task, phase: f.phase };
+  if (f.status != null) {
+    if (!STATUSES.includes(/** @type {any} */ (f.status))) throw bad("status", `must be one of ${STATUSES.join(", ")}`);
+    drag.status = f.status;
+  }
+  if (f.index != null) drag.index = int(f.index, "index");
+  if (f.x != null) drag.x = fraction(f.x, "x");
+  if (f.y != null) drag.y = fraction(f.y, "y");
+  return /** @type {Drag} */ (drag);
+}

@@ -1,0 +1,340 @@
+// @ts-check
+/**
+ * One sprint's board page: loads it over REST, keeps it live through the realtime
+ * socket (§6 events), shows who else is here and what they are dragging (§8, via
+ * data channels or relay), and turns drops into PATCHes.
+ */
+import { ApiError } from "./api.js";
+import { BoardView } from "./board.js";
+import { dropChanges, isoDate, renumber, columnsOf, withChanges } from "./board-model.js";
+import { openTaskDialog } from "./dialogs.js";
+import { avatar, h } from "./dom.js";
+import { DragReceiver, DragSequence } from "./drag.js";
+import { EventStream, applyEvent } from "./events.js";
+import { Mesh } from "./mesh.js";
+import { channelsFrame, relayFrame, resumeFrame, signalFrame } from "./protocol.js";
+import { RealtimeSocket } from "./socket.js";
+
+/** @typedef {import("./api.js").Api} Api */
+/** @typedef {import("./api.js").Task} Task */
+/** @typedef {import("./protocol.js").PeerUser} PeerUser */
+
+const LINK_LABELS = { p2p: "peer-to-peer", relay: "relayed", connecting: "connecting…" };
+const STATE_LABELS = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" };
+
+export class SprintPage {
+  /**
+   * @param {object} o
+   * @param {HTMLElement} o.root
+   * @param {Api} o.api
+   * @param {number} o.sprintId
+   * @param {(message: string) => void} o.showError
+   * @param {(message: string) => void} o.announce
+   */
+  constructor({ root, api, sprintId, showError, announce }) {
+    this.root = root;
+    this.api = api;
+    this.sprintId = sprintId;
+    this.showError = showError;
+    this.announce = announce;
+    /** @type {import("./events.js").BoardState} */
+    this.state = { tasks: new Map(), backlog: new Map(), sprint: null };
+    /** @type {{username: string, full_name?: string}[]} */
+    this.users = [];
+    /** Other peers of the sprint, by peer id. @type {Map<string, PeerUser>} */
+    this.presence = new Map();
+    /** @type {string | null} */
+    this.selfPeer = null;
+    this.destroyed = false;
+    this.receiver = new DragReceiver();
+    this.dragSeq = new DragSequence();
+    this.stream = new EventStream({
+      apply: (event) => {
+        if (applyEvent(this.state, event)) this.renderBoard();
+        if (event.model === "sprint") this.renderHeader();
+      },
+      resume: (since) => this.socket.send(resumeFrame(since)),
+      refetch: () => this.refetch(),
+    });
+    this.socket = new RealtimeSocket({ getTicket: () => api.realtimeTicket(sprintId) });
+    this.mesh = new Mesh({
+      sendSignal: (to, data) => this.socket.send(signalFrame(to, data)),
+      sendRelay: (to, data) => this.socket.send(relayFrame(data, to)),
+      sendChannels: (peers) => this.socket.send(channelsFrame(peers)),
+    });
+    /** @type {BoardView | null} */
+    this.board = null;
+    this.title = h("div", { class: "sprint-head__title" });
+    this.presenceEl = h("ul", { class: "presence", "data-testid": "presence-list", "aria-label": "Also here" });
+    this.connectionEl = h("span", { class: "connection", "data-testid": "connection", "data-state": "offline", role: "status" });
+    this.main = h("div", { class: "board-wrap", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading board…"));
+    this._wire();
+    this._buildShell();
+    this._expiry = setInterval(() => {
+      if (this.receiver.expire(Date.now())) this.renderGhosts();
+    }, 500);
+    this._onNetwork = () => this.socket.networkChanged();
+    window.addEventListener("online", this._onNetwork);
+    window.addEventListener("offline", this._onNetwork);
+  }
+
+  /** Load over REST, then connect (§6 steps 1–2). */
+  async start() {
+    try {
+      const [sprint, tasks, backlog, users] = await Promise.all([
+        this.api.sprint(this.sprintId), this.api.tasks(this.sprintId), this.api.backlog(),
+        this.api.users().catch(() => []),
+      ]);
+      if (this.destroyed) return;
+      this._setData(sprint, tasks, backlog);
+      this.users = users;
+      this.stream.reset(sprint.seq);
+      this.renderHeader();
+      this.renderBoard();
+      this.main.setAttribute("aria-busy", "false");
+      this.socket.connect();
+    } catch (err) {
+      if (this.destroyed) return;
+      const e = /** @type {ApiError} */ (err);
+      this.main.replaceChildren(h("div", { class: "empty-state" },
+        h("h2", null, e.status === 404 ? "Sprint not found" : "Could not load the sprint"),
+        h("p", null, e.status === 404 ? "It may have been deleted." : e.message),
+        h("a", { class: "button", href: "#/sprints" }, "Back to sprints")));
+      if (e.status !== 404) this.showError(e.message);
+    }
+  }
+
+  /** @param {any} sprint @param {Task[]} tasks @param {Task[]} backlog */
+  _setData(sprint, tasks, backlog) {
+    this.state.sprint = sprint;
+    this.state.tasks = new Map(tasks.map((t) => [t.id, t]));
+    this.state.backlog = new Map(backlog.map((t) => [t.id, t]));
+  }
+
+  /** §6 step 4: the server's history could not fill our gap. Sprint first, then tasks. */
+  async refetch() {
+    try {
+      const sprint = await this.api.sprint(this.sprintId);
+      const [tasks, backlog] = await Promise.all([this.api.tasks(this.sprintId), this.api.backlog()]);
+      if (this.destroyed) return;
+      this._setData(sprint, tasks, backlog);
+      this.stream.reset(sprint.seq);
+      this.renderHeader();
+      this.renderBoard();
+    } catch (err) {
+      this.stream.refetchFailed();
+      this.showError(`Could not refresh the board: ${/** @type {Error} */ (err).message}`);
+    }
+  }
+
+  destroy() {
+    this.destroyed = true;
+    clearInterval(this._expiry);
+    window.removeEventListener("online", this._onNetwork);
+    window.removeEventListener("offline", this._onNetwork);
+    this.mesh.reset();
+    this.mesh.removeAll();
+    this.socket.destroy();
+    this.board?.destroy();
+  }
+
+  // --- realtime wiring ------------------------------------------------------------------
+
+  _wire() {
+    const s = this.socket;
+    s.on("state", () => this.renderConnection());
+    s.on("welcome", (w) => {
+      this.selfPeer = w.peer;
+      this.presence = new Map(w.peers.map((p) => [p.peer, p.user]));
+      this.mesh.start(w.peer, /** @type {any[]} */ (w.ice_servers), w.peers.map((p) => p.peer));
+      this.stream.onWelcome(w.seq);
+      this.renderPresence();
+    });
+    s.on("close", () => {
+      // Peer ids belong to the connection: everything about the others starts over.
+      this.mesh.reset();
+      this.presence.clear();
+      for (const peer of [...this.receiver.dedupe.highest.keys()]) this.receiver.peerLeft(peer);
+      this.selfPeer = null;
+      this.renderPresence();
+      this.renderGhosts();
+    });
+    s.on("fatal", (err) => {
+      const status = /** @type {any} */ (err).status;
+      if (status !== 401) this.showError(`Live updates are unavailable: ${err.message}`);
+    });
+    s.on("protocolError", (err) => console.debug("watercooler: ignored frame", err));
+    s.on("frame", (f) => {
+      switch (f.type) {
+        case "peer_joined":
+          this.presence.set(f.peer, f.user);
+          this.mesh.peerJoined(f.peer);
+          this.renderPresence();
+          break;
+        case "peer_left":
+          this.presence.delete(f.peer);
+          this.mesh.peerLeft(f.peer);
+          if (this.receiver.peerLeft(f.peer)) this.renderGhosts();
+          this.renderPresence();
+          break;
+        case "relay":
+          if (f.data?.type === "drag" && this.receiver.receive(f.from, f.data, Date.now())) this.renderGhosts();
+          break;
+        case "signal":
+          this.mesh.handleSignal(f.from, f.data);
+          break;
+        case "event":
+          if (f.sprint === this.sprintId) this.stream.onEvent(f);
+          break;
+        case "resync":
+          this.stream.onResync(f.latest);
+          break;
+        case "error":
+          console.debug(`watercooler: server error ${f.code}: ${f.message}`);
+          break;
+      }
+    });
+    this.mesh.on("link", () => this.renderPresence());
+    this.mesh.on("drag", (peer, data) => {
+      if (this.receiver.receive(peer, data, Date.now())) this.renderGhosts();
+    });
+  }
+
+  // --- view -----------------------------------------------------------------------------
+
+  _buildShell() {
+    const head = h("div", { class: "sprint-head" },
+      h("a", { class: "back-link", href: "#/sprints", "aria-label": "All sprints" }, "← Sprints"),
+      this.title,
+      h("div", { class: "sprint-head__side" }, this.presenceEl, this.connectionEl,
+        h("button", { class: "button button--primary", type: "button", "data-testid": "new-task", onclick: () => this.openTask(null) }, "+ New task")));
+    this.root.replaceChildren(head, this.main);
+    this.renderConnection();
+  }
+
+  renderHeader() {
+    const s = this.state.sprint;
+    if (!s) {
+      this.title.replaceChildren(h("h1", null, "Sprint deleted"));
+      return;
+    }
+    const ended = s.end < isoDate();
+    this.title.replaceChildren(
+      h("h1", { "data-testid": "sprint-name" }, s.name),
+      h("span", { class: `badge${ended ? " badge--ended" : ""}`, title: "Sprint end" }, ended ? `Ended ${s.end}` : `Ends ${s.end}`));
+    document.title = `${s.name} · Watercooler`;
+  }
+
+  renderBoard() {
+    if (!this.board) {
+      const holder = h("div", { class: "board-holder" });
+      this.main.replaceChildren(holder);
+      this.board = new BoardView(holder, {
+        onDrag: (phase, task, where) => this.mesh.sendDrag(this.dragSeq.next(task, phase, where)),
+        onDrop: (task, to, from) => this.drop(task, to, from),
+        onOpen: (task) => this.openTask(task),
+        nameOf: (peer) => this.presence.get(peer)?.username ?? "Someone",
+        announce: this.announce,
+      });
+    }
+    this.board.update({ tasks: [...this.state.tasks.values()], backlog: [...this.state.backlog.values()], ghosts: this.receiver.ghosts.list() });
+  }
+
+  renderGhosts() {
+    this.board?.update({ ghosts: this.receiver.ghosts.list() });
+  }
+
+  renderConnection() {
+    const state = this.socket.state;
+    this.connectionEl.dataset.state = state;
+    this.connectionEl.replaceChildren(h("span", { class: "connection__dot", "aria-hidden": "true" }), STATE_LABELS[state]);
+    this.connectionEl.title = state === "live" ? "Changes appear as they happen" : "Changes will appear when the connection is back";
+  }
+
+  renderPresence() {
+    const entries = [...this.presence].map(([peer, user]) => {
+      const link = this.mesh.linkKind(peer);
+      return h("li", { class: "presence__entry", "data-testid": "presence", "data-peer-id": peer, "data-username": user.username },
+        avatar(user.username, `${user.username} (${LINK_LABELS[link]})`),
+        h("span", { class: "presence__name" }, user.username),
+        h("span", { class: `peer-link peer-link--${link}`, "data-testid": "peer-link", "data-peer-id": peer, "data-link": link, title: LINK_LABELS[link] }, LINK_LABELS[link]));
+    });
+    this.presenceEl.replaceChildren(...(entries.length ? entries : [h("li", { class: "presence__alone" }, "Only you here")]));
+  }
+
+  // --- actions --------------------------------------------------------------------------
+
+  /**
+   * Optimistic move, then PATCH; on failure snap back and say why.
+   * @param {Task} task @param {{key: any, index: number}} to @param {{key: any, index: number}} _from
+   */
+  async drop(task, to, _from) {
+    const before = { tasks: new Map(this.state.tasks), backlog: new Map(this.state.backlog) };
+    const changes = dropChanges(task, to.key, to.index, this.sprintId, isoDate());
+    const cols = columnsOf(this.state.tasks.values(), this.state.backlog.values());
+    const others = renumber(cols[/** @type {keyof typeof cols} */ (to.key)], task.id, to.index);
+    const moved = withChanges(task, changes);
+    this._place(moved);
+    for (const o of others) {
+      const t = this.state.tasks.get(o.id) ?? this.state.backlog.get(o.id);
+      if (t) this._place({ ...t, order: o.order });
+    }
+    this.renderBoard();
+    try {
+      const saved = await this.api.updateTask(task.id, changes);
+      if (saved) this._place(saved);
+      // Keep `order` equal to the position for the neighbours too (the API does not renumber).
+      await Promise.all(others.map((o) => this.api.updateTask(o.id, { order: o.order }).catch(() => null)));
+    } catch (err) {
+      this.state.tasks = before.tasks;
+      this.state.backlog = before.backlog;
+      this.renderBoard();
+      const message = err instanceof ApiError ? err.message : String(err);
+      this.showError(`Could not move “${task.name}”: ${message}`);
+      this.announce(`Move failed: ${message}`);
+    }
+  }
+
+  /** Put a task where its fields say it belongs. @param {Task} t */
+  _place(t) {
+    this.state.tasks.delete(t.id);
+    this.state.backlog.delete(t.id);
+    if (t.sprint === this.sprintId) this.state.tasks.set(t.id, t);
+    else if (t.sprint === null) this.state.backlog.set(t.id, t);
+  }
+
+  /** @param {Task | null} task */
+  openTask(task) {
+    openTaskDialog({
+      task,
+      users: this.users,
+      save: async (data) => {
+        const saved = task
+          ? await this.api.updateTask(task.id, data)
+          : await this.api.createTask({ ...data, sprint: this.sprintId });
+        this._place(saved);
+        this.renderBoard();
+      },
+      remove: task ? async () => {
+        await this.api.deleteTask(task.id);
+        this.state.tasks.delete(task.id);
+        this.state.backlog.delete(task.id);
+        this.renderBoard();
+      } : null,
+    });
+  }
+
+  /** Read-only debugging view for window.watercooler. */
+  debug() {
+    return {
+      sprint: this.sprintId,
+      state: this.socket.state,
+      shouldConnect: this.socket.shouldConnect,
+      peer: this.selfPeer,
+      lastSeq: this.stream.last,
+      peers: [...this.presence].map(([peer, user]) => ({ peer, username: user.username, link: this.mesh.linkKind(peer) })),
+      ghosts: this.receiver.ghosts.list().map((g) => ({ ...g })),
+      tasks: this.state.tasks.size,
+    };
+  }
+}

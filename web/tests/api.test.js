@@ -1,0 +1,89 @@
+// Api: pagination through `next`, token header, field errors.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Api, ApiError, parseErrorBody } from "../api.js";
+
+function memoryStorage() {
+  const m = new Map();
+  return { getItem: (k) => m.get(k) ?? null, setItem: (k, v) => m.set(k, String(v)), removeItem: (k) => m.delete(k) };
+}
+
+function fakeFetch(routes) {
+  const calls = [];
+  const fn = async (url, init) => {
+    calls.push({ url, ...init });
+    const r = routes(url, init);
+    return { status: r.status ?? 200, ok: (r.status ?? 200) < 400, text: async () => (r.body === undefined ? "" : JSON.stringify(r.body)) };
+  };
+  return { fn, calls };
+}
+
+test("list follows next until done (hundreds of tasks)", async () => {
+  const all = Array.from({ length: 430 }, (_, i) => ({ id: i + 1 }));
+  const { fn, calls } = fakeFetch((url) => {
+    const page = Number(new URL(url, "http://x").searchParams.get("page") ?? 1);
+    const results = all.slice((page - 1) * 100, page * 100);
+    const next = page * 100 < all.length ? `http://127.0.0.1:8000/api/tasks/?page=${page + 1}&sprint=7` : null;
+    return { body: { count: all.length, next, previous: null, results } };
+  });
+  const api = new Api({ fetch: fn, storage: memoryStorage() });
+  const tasks = await api.tasks(7);
+  assert.equal(tasks.length, 430);
+  assert.equal(calls.length, 5);
+  assert.equal(calls[0].url, "/api/tasks/?sprint=7");
+  assert.equal(calls[1].url, "http://127.0.0.1:8000/api/tasks/?page=2&sprint=7");
+});
+
+test("a next that loops is an error, not a hang", async () => {
+  const { fn } = fakeFetch(() => ({ body: { results: [1], next: "http://h/api/x/?page=2" } }));
+  await assert.rejects(new Api({ fetch: fn, storage: null }).list("/x/"), ApiError);
+});
+
+test("login stores the token and sends it afterwards; logout forgets it", async () => {
+  const { fn, calls } = fakeFetch((url) => (url.endsWith("/token/") ? { body: { token: "abc" } } : { body: [] }));
+  const storage = memoryStorage();
+  const api = new Api({ fetch: fn, storage });
+  await api.login("ana", "pw");
+  assert.equal(calls[0].headers.Authorization, undefined);
+  assert.deepEqual(JSON.parse(calls[0].body), { username: "ana", password: "pw" });
+  await api.sprints();
+  assert.equal(calls[1].headers.Authorization, "Token abc");
+  assert.equal(api.username, "ana");
+  api.logout();
+  assert.equal(api.token, null);
+});
+
+test("400 carries field errors; 401 calls onUnauthorized", async () => {
+  let unauthorized = 0;
+  const { fn } = fakeFetch((url) => (url.includes("/tasks/3/")
+    ? { status: 400, body: { sprint: ["Cannot add tasks to a past sprint."] } }
+    : { status: 401, body: { detail: "Authentication credentials were not provided." } }));
+  const api = new Api({ fetch: fn, storage: memoryStorage(), onUnauthorized: () => unauthorized++ });
+  await assert.rejects(api.updateTask(3, { sprint: 1 }), (e) =>
+    e instanceof ApiError && e.status === 400 && e.fields.sprint[0] === "Cannot add tasks to a past sprint."
+    && e.message === "sprint: Cannot add tasks to a past sprint.");
+  await assert.rejects(api.sprints(), (e) => e.status === 401 && e.message.startsWith("Authentication"));
+  assert.equal(unauthorized, 1);
+});
+
+test("network failure becomes ApiError status 0; 204 is null", async () => {
+  const api = new Api({ fetch: async () => { throw new TypeError("Failed to fetch"); }, storage: null });
+  await assert.rejects(api.sprints(), (e) => e.status === 0);
+  const { fn } = fakeFetch(() => ({ status: 204 }));
+  assert.equal(await new Api({ fetch: fn, storage: null }).deleteTask(1), null);
+});
+
+test("the project's error body {error, message, fields}", async () => {
+  const { fn } = fakeFetch(() => ({ status: 400, body: { error: "invalid", message: "sprint: Cannot add tasks to a sprint that has ended.", fields: { sprint: ["Cannot add tasks to a sprint that has ended."] } } }));
+  const api = new Api({ fetch: fn, storage: null });
+  await assert.rejects(api.updateTask(1, { sprint: 2 }), (e) => e.status === 400 && e.code === "invalid"
+    && e.message === "sprint: Cannot add tasks to a sprint that has ended." && e.fields.sprint.length === 1);
+  assert.deepEqual(parseErrorBody({ error: "not_found", message: "Not found." }), { message: "Not found.", fields: {}, code: "not_found" });
+});
+
+test("parseErrorBody", () => {
+  assert.deepEqual(parseErrorBody({ non_field_errors: ["Unable to log in with provided credentials."] }),
+    { message: "Unable to log in with provided credentials.", fields: { non_field_errors: ["Unable to log in with provided credentials."] } });
+  assert.equal(parseErrorBody("<html>").message, "<html>");
+  assert.equal(parseErrorBody(null).message, "Request failed");
+});

@@ -1,0 +1,120 @@
+// EventStream (docs/protocol.md §6): dedupe by seq, gap → resume once, resync → refetch.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { EventStream, applyEvent } from "../events.js";
+
+/** @param {number} seq @param {object} [extra] */
+const ev = (seq, extra = {}) => ({
+  type: "event", sprint: 7, seq, action: "updated", model: "task", id: 12,
+  data: { id: 12, sprint: 7, status: "testing", order: seq }, ...extra,
+});
+
+function harness(last = 0) {
+  const log = { applied: [], resumes: [], refetches: 0 };
+  const stream = new EventStream({
+    apply: (e) => log.applied.push(e.seq),
+    resume: (since) => log.resumes.push(since),
+    refetch: () => { log.refetches += 1; },
+  }, last);
+  return { stream, log };
+}
+
+test("in-order events apply; duplicates are ignored", () => {
+  const { stream, log } = harness(42);
+  stream.onEvent(ev(43));
+  stream.onEvent(ev(43));
+  stream.onEvent(ev(40));
+  stream.onEvent(ev(44));
+  assert.deepEqual(log.applied, [43, 44]);
+  assert.equal(stream.last, 44);
+  assert.deepEqual(log.resumes, []);
+});
+
+test("gap: buffer, resume once, apply in order as it fills", () => {
+  const { stream, log } = harness(42);
+  stream.onEvent(ev(45));
+  stream.onEvent(ev(46));
+  assert.deepEqual(log.resumes, [42], "one resume for the gap");
+  assert.deepEqual(log.applied, []);
+  stream.onEvent(ev(43));
+  assert.deepEqual(log.applied, [43]);
+  stream.onEvent(ev(44));
+  assert.deepEqual(log.applied, [43, 44, 45, 46]);
+  assert.equal(stream.hasGap, false);
+  assert.equal(stream.resumePending, false);
+  // a later gap resumes again
+  stream.onEvent(ev(48));
+  assert.deepEqual(log.resumes, [42, 46]);
+  // the replay brings duplicates too: shown once
+  for (const s of [45, 46, 47, 48]) stream.onEvent(ev(s));
+  assert.deepEqual(log.applied, [43, 44, 45, 46, 47, 48]);
+});
+
+test("welcome: resume when the server knows more, not otherwise", () => {
+  const { stream, log } = harness(42);
+  stream.onWelcome(42);
+  stream.onWelcome(null);
+  assert.deepEqual(log.resumes, []);
+  stream.onWelcome(50);
+  assert.deepEqual(log.resumes, [42]);
+});
+
+test("reconnect with an open gap resumes again on the new connection", () => {
+  const { stream, log } = harness(10);
+  stream.onEvent(ev(12));
+  assert.deepEqual(log.resumes, [10]);
+  stream.onWelcome(null); // server restarted, knows nothing
+  assert.deepEqual(log.resumes, [10, 10]);
+});
+
+test("resync: refetch, hold events meanwhile, drop what REST already had", () => {
+  const { stream, log } = harness(10);
+  stream.onEvent(ev(30));
+  stream.onResync(31);
+  stream.onResync(31); // a second resync while refetching does not refetch twice
+  assert.equal(log.refetches, 1);
+  stream.onEvent(ev(31));
+  stream.onEvent(ev(33));
+  assert.deepEqual(log.applied, []);
+  stream.reset(31); // REST said sprint.seq = 31
+  assert.equal(stream.last, 31);
+  assert.deepEqual(log.applied, [], "30 and 31 were in the refetched state");
+  assert.deepEqual(log.resumes, [10, 31], "33 is above a gap: resume");
+  stream.onEvent(ev(32));
+  assert.deepEqual(log.applied, [32, 33]);
+});
+
+test("welcome during a refetch does not resume; a failed refetch can be retried", () => {
+  const { stream, log } = harness(5);
+  stream.onResync(9);
+  stream.onWelcome(9);
+  assert.deepEqual(log.resumes, []);
+  stream.refetchFailed();
+  stream.onResync(9);
+  assert.equal(log.refetches, 2);
+});
+
+test("null last from REST counts as 0", () => {
+  const { stream, log } = harness(null);
+  stream.onEvent(ev(1));
+  assert.deepEqual(log.applied, [1]);
+});
+
+test("applyEvent is idempotent and follows tasks across sprint and backlog", () => {
+  const state = { tasks: new Map(), backlog: new Map([[5, { id: 5, sprint: null }]]), sprint: { id: 7, name: "S" } };
+  const created = ev(1, { action: "created", id: 3, data: { id: 3, sprint: 7, status: "not_started", order: 0 } });
+  applyEvent(state, created);
+  applyEvent(state, created);
+  assert.equal(state.tasks.size, 1);
+  applyEvent(state, ev(2, { action: "added", id: 5, data: { id: 5, sprint: 7, status: "done", order: 1 } }));
+  assert.equal(state.backlog.size, 0);
+  assert.equal(state.tasks.get(5).status, "done");
+  applyEvent(state, ev(3, { action: "removed", id: 5, data: { id: 5, sprint: null, status: "done", order: 1 } }));
+  assert.equal(state.tasks.has(5), false);
+  assert.equal(state.backlog.get(5).sprint, null);
+  applyEvent(state, ev(4, { action: "removed", id: 3, data: { id: 3, sprint: 9 } }));
+  assert.equal(state.backlog.has(3), false);
+  assert.equal(applyEvent(state, ev(5, { action: "deleted", id: 3, data: null })), false);
+  applyEvent(state, ev(6, { model: "sprint", id: 7, data: { id: 7, name: "Renamed", seq: 6 } }));
+  assert.equal(state.sprint.name, "Renamed");
+});
