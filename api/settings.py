@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's assets served by us: no CDN needed
     "api.board",
     "api.realtime",
 ]
@@ -192,6 +193,8 @@ SPECTACULAR_SETTINGS = {
     # Like every endpoint, the schema needs a login (token, or session via /api/auth/login/).
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
 
 # --- Realtime (docs/protocol.md) --------------------------------------------------------
