@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
+
 import pytest
+
+from tests.servers import RealtimeServer
 
 
 @pytest.hookimpl(trylast=True)
@@ -13,3 +18,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     the session, which the asyncio suites cannot share; `make test` also runs it apart.
     """
     items.sort(key=lambda item: "tests/web/" in str(item.path))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RealtimeServer]:
+    """A realtime server (memory broker) shared by the tests of a module."""
+    with RealtimeServer() as srv:
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def sprints() -> Iterator[int]:
+    return itertools.count(1000)
+
+
+@pytest.fixture
+def sprint(sprints: Iterator[int]) -> int:
+    """A sprint id of its own per test, so tests sharing a server don't see each other."""
+    return next(sprints)

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import json
 import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
@@ -41,23 +41,6 @@ def post_events(server: RealtimeServer, events: list[dict[str, Any]]) -> dict[st
     with urllib.request.urlopen(req, timeout=5) as resp:
         result: dict[str, Any] = json.loads(resp.read())
         return result
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RealtimeServer]:
-    with RealtimeServer() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def sprints() -> Iterator[int]:
-    return itertools.count(100)
-
-
-@pytest.fixture
-def sprint(sprints: Iterator[int]) -> int:
-    """A sprint id of its own for each test, so tests sharing a server don't see each other."""
-    return next(sprints)
 
 
 def peer_factory(server_of: Callable[[], RealtimeServer], made: list[Peer]) -> PeerFactory:

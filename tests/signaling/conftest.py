@@ -7,7 +7,7 @@ import itertools
 import json
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import pytest
@@ -76,23 +76,6 @@ class Client:
 class Connect(Protocol):
     async def __call__(self, sprint: int, *, token: str | None = ..., welcome: bool = ...,
                        server: RealtimeServer | None = ..., **kwargs: Any) -> Client: ...
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RealtimeServer]:
-    with RealtimeServer() as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def sprints() -> Iterator[int]:
-    return itertools.count(1000)
-
-
-@pytest.fixture
-def sprint(sprints: Iterator[int]) -> int:
-    """A sprint id of its own per test, so tests sharing a server don't see each other."""
-    return next(sprints)
 
 
 _users = itertools.count(1)
