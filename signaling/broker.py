@@ -3,10 +3,11 @@
 Two calls are kept apart, as in python-socketio's pub/sub manager: ``publish`` hands an
 ``Envelope`` (the frame already encoded, plus who gets it) to every node subscribed to the
 sprint, and each node's ``deliver`` callback writes it to its own local connections.
-``MemoryBroker`` (one process, the default) calls ``deliver`` directly. A Redis broker
-implements the same methods with ``Envelope.pack()`` bytes published on a per-sprint
-channel, a listener calling ``deliver`` with ``Envelope.unpack()``, presence in a hash with
-a TTL, and ``record_event`` as one atomic script over a capped list.
+``MemoryBroker`` (one process, the default) calls ``deliver`` directly. ``RedisBroker``
+(``signaling.redis_broker``, for several nodes) implements the same methods with
+``Envelope.pack()`` bytes published on a per-sprint channel, a listener calling ``deliver``
+with ``Envelope.unpack()``, presence in a hash with a heartbeat TTL per node, and
+``record_event`` as one atomic script over a capped list.
 """
 
 from __future__ import annotations
@@ -17,18 +18,26 @@ import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from signaling.auth import User
 from signaling.history import EventStatus, History
 
-__all__ = ["Broker", "BrokerError", "Envelope", "MemoryBroker", "PeerInfo", "create_broker"]
+if TYPE_CHECKING:
+    from signaling.metrics import Metrics
+
+__all__ = ["Broker", "BrokerError", "BrokerUnavailable", "Envelope", "MemoryBroker",
+           "PeerInfo", "create_broker"]
 
 log = logging.getLogger(__name__)
 
 
 class BrokerError(Exception):
     """The broker URL names something this server cannot use."""
+
+
+class BrokerUnavailable(Exception):
+    """The broker's transport is unreachable now: retry later (``POST /events/`` answers 503)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +100,19 @@ class Broker(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Disconnect. Called once on shutdown."""
 
+    @property
+    def up(self) -> bool:
+        """False while the transport is unreachable (the node is degraded). Default True."""
+        return True
+
+    #: Why the broker is not up (None when it is).
+    last_error: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The broker's URL without credentials, for logs and ``/healthz``."""
+        return "memory://"
+
     # fan-out ---------------------------------------------------------------------------------
     @abstractmethod
     async def subscribe(self, sprint: int) -> None:
@@ -102,7 +124,13 @@ class Broker(ABC):
 
     @abstractmethod
     async def publish(self, envelope: Envelope) -> None:
-        """Deliver ``envelope`` on every node subscribed to its sprint, this one included."""
+        """Deliver ``envelope`` on every node subscribed to its sprint, this one included.
+
+        This node's connections get it before the call returns, whatever the transport's
+        state. An ``event`` envelope must follow an accepted ``record_event`` of the same
+        frame: a shared transport may have sent it to the other nodes already, atomically
+        with recording it, and then only delivers it here.
+        """
 
     async def direct(self, envelope: Envelope) -> None:
         """Deliver to the peers named in ``envelope.to`` wherever they are connected.
@@ -131,7 +159,10 @@ class Broker(ABC):
     # history ---------------------------------------------------------------------------------
     @abstractmethod
     async def record_event(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
-        """Append the event if it is the sprint's next (atomically, across nodes)."""
+        """Append the event if it is the sprint's next (atomically, across nodes).
+
+        Raises ``BrokerUnavailable`` when the shared history cannot be reached.
+        """
 
     @abstractmethod
     async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
@@ -184,12 +215,28 @@ class MemoryBroker(Broker):
         return self.history.latest(sprint)
 
 
-def create_broker(url: str, deliver: Deliver, history: History) -> Broker:
-    """The broker a ``--broker`` URL names: ``memory://`` (default); ``redis://`` is planned."""
+def create_broker(url: str, deliver: Deliver, history: History, *,
+                  prefix: str = "watercooler:", presence_ttl: float = 15.0,
+                  metrics: Metrics | None = None) -> Broker:
+    """The broker a ``--broker`` URL names: ``memory://`` (default), ``redis://`` or
+    ``rediss://`` (``redis[s]://[[user]:password@]host[:port][/db]``).
+
+    ``prefix`` starts every Redis key and channel; ``presence_ttl`` is how long a node
+    that stopped heart-beating keeps its peers listed (Redis only).
+    """
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":
         return MemoryBroker(deliver, history)
     if scheme in ("redis", "rediss"):
-        raise BrokerError(f"--broker {url}: the Redis broker is not implemented yet; "
-                          "use memory:// (one realtime node)")
-    raise BrokerError(f"--broker {url}: unknown scheme {scheme!r}; expected memory://")
+        try:
+            from signaling.redis_broker import RedisBroker, redact
+        except ImportError as exc:
+            raise BrokerError(f"--broker {scheme}://: needs redis-py ({exc}); "
+                              "pip install -r requirements.txt") from None
+        try:
+            return RedisBroker(url, deliver, history, prefix=prefix,
+                               presence_ttl=presence_ttl, metrics=metrics)
+        except ValueError as exc:
+            raise BrokerError(f"--broker {redact(url)}: {exc}") from None
+    raise BrokerError(f"--broker {url}: unknown scheme {scheme!r}; expected memory://, "
+                      "redis:// or rediss://")

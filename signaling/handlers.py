@@ -5,16 +5,24 @@ The websocket lives in ``signaling.sprint`` and ``POST /events/`` in ``signaling
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+import logging
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
 
 import tornado.web
 
+from signaling.broker import BrokerUnavailable
 from signaling.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
     from signaling.app import ScrumApplication
 
 __all__ = ["HealthHandler", "IndexHandler", "MetricsHandler", "ScrumHandler"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a client refused with 503 (broker unreachable) should wait before retrying.
+RETRY_AFTER = 1
 
 INDEX_HTML = """<!doctype html>
 <html lang="en"><meta charset="utf-8"><title>Watercooler realtime (debug)</title>
@@ -42,27 +50,55 @@ class ScrumHandler(tornado.web.RequestHandler):
         self.set_status(status)
         self.finish({"error": error, "message": message})
 
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """An unreachable broker is a 503 to retry after ``Retry-After`` seconds."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, BrokerUnavailable):
+            self.set_header("Retry-After", str(RETRY_AFTER))
+            self.write_json_error(503, "broker_unavailable", str(exc))
+            return
+        super().write_error(status_code, **kwargs)
+
+    def log_exception(self, typ: type[BaseException] | None, value: BaseException | None,
+                      tb: TracebackType | None) -> None:
+        if isinstance(value, BrokerUnavailable):
+            log.warning("%s %s refused: %s", self.request.method, self.request.path, value)
+            return
+        super().log_exception(typ, value, tb)
 
 
 class HealthHandler(ScrumHandler):
-    """``GET /healthz``: 200 while the server accepts connections (readiness probe)."""
+    """``GET /healthz``: 200 while the server accepts connections (readiness probe).
+
+    503 while shutting down, and while the broker is unreachable (``"status":
+    "degraded"``): the node still serves its connections, but a load balancer should
+    send new ones elsewhere.
+    """
 
     def get(self) -> None:
         scrum = self.scrum
         if scrum.closing:
             self.write_json_error(503, "closing", "the server is shutting down")
             return
-        self.finish({"status": "ok", "connections": len(scrum.peers),
-                     "sprints": len(scrum.subscribers), "broker": scrum.config.broker,
-                     "debug": scrum.config.debug})
+        broker = scrum.broker
+        body: dict[str, Any] = {"status": "ok", "connections": len(scrum.peers),
+                                "sprints": len(scrum.subscribers), "broker": broker.label,
+                                "node": broker.node_id, "debug": scrum.config.debug}
+        if not broker.up:
+            self.set_status(503)
+            body.update(status="degraded", error="broker_unavailable",
+                        message=f"broker unreachable: {broker.last_error}")
+        self.finish(body)
 
 
 class MetricsHandler(ScrumHandler):
     """``GET /metrics``: the Prometheus text exposition of this server's registry."""
 
     def get(self) -> None:
+        metrics = self.scrum.metrics
+        metrics.broker_up.set(1 if self.scrum.broker.up else 0)
         self.set_header("Content-Type", CONTENT_TYPE)
-        self.finish(self.scrum.metrics.render())
+        self.finish(metrics.render())
 
 
 class IndexHandler(ScrumHandler):

@@ -51,6 +51,19 @@ class Metrics:
         self.closes = Counter("watercooler_closes", "Connections closed", ["code"], registry=r)
         self.datachannel_pairs = Gauge("watercooler_datachannel_pairs",
                                        "Peer pairs reporting an open data channel", registry=r)
+        # the broker (always up in memory; with Redis, 0 while Redis is unreachable)
+        self.broker_up = Gauge("watercooler_broker_up",
+                               "1 while the broker's transport (Redis) is reachable", registry=r)
+        self.broker_up.set(1)
+        self.broker_reconnects = Counter("watercooler_broker_reconnects",
+                                         "Reconnections to Redis after losing it", registry=r)
+        self.broker_dropped = Counter("watercooler_broker_dropped",
+                                      "Envelopes not sent to other nodes", ["reason"],
+                                      registry=r)
+        self.broker_reaped = Counter("watercooler_broker_reaped",
+                                     "Peers of dead nodes removed by this node", registry=r)
+        self.broker_resyncs = Counter("watercooler_broker_resyncs",
+                                      "resync frames sent after events were missed", registry=r)
 
     def forget_sprint(self, sprint: int) -> None:
         """Drop the per-sprint series of a sprint that has no local connection left."""

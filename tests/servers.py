@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -61,7 +63,7 @@ class RealtimeServer:
 
     def __init__(self, *args: str, port: int | None = None, debug: bool = False,
                  secret: str = TEST_SECRET, origins: tuple[str, ...] = (DJANGO_ORIGIN,),
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, broker: str | None = None) -> None:
         self.port = port or free_port()
         self.secret = secret
         self.args = [sys.executable, str(ROOT / "watercooler.py"), f"--port={self.port}",
@@ -69,6 +71,8 @@ class RealtimeServer:
         self.args += [f"--allowed-origin={o}" for o in origins]
         if debug:
             self.args.append("--debug")
+        if broker is not None:
+            self.args.append(f"--broker={broker}")
         self.args += list(args)
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -110,6 +114,14 @@ class RealtimeServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+    def healthz(self) -> tuple[int, dict[str, Any]]:
+        """``GET /healthz``: status and JSON body (503 included)."""
+        try:
+            with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
 
     def metrics(self) -> dict[str, float]:
         """`/metrics` parsed into {'name{labels}': value}."""

@@ -40,12 +40,16 @@ def test_port_option_takes_a_separate_value() -> None:
     assert srv.stop() == 0
 
 
-def test_redis_broker_fails_clearly() -> None:
+@pytest.mark.parametrize(("url", "message"), [
+    ("redis://127.0.0.1:6379/notadb", "database 'notadb' is not a number"),
+    ("kafka://127.0.0.1:9092", "unknown scheme 'kafka'"),
+])
+def test_a_bad_broker_url_fails_clearly(url: str, message: str) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "watercooler.py"), f"--port={free_port()}",
-                           "--broker=redis://127.0.0.1:6379/0"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=20)
+                           f"--broker={url}"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=20)
     assert proc.returncode == 2
-    assert "Redis broker is not implemented yet" in proc.stderr
+    assert message in proc.stderr
 
 
 def test_unknown_option_fails() -> None:

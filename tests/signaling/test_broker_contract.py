@@ -1,0 +1,241 @@
+"""The ``Broker`` contract, run against ``MemoryBroker`` and ``RedisBroker`` (real Redis).
+
+Then what only a shared broker does: several brokers on one Redis prefix behave as the
+nodes of one cluster (fan-out, direct routing, presence, dead nodes reaped once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+from signaling.auth import User
+from signaling.broker import Broker, BrokerError, Envelope, MemoryBroker, PeerInfo, create_broker
+from signaling.history import EventStatus, History
+from signaling.metrics import Metrics
+from signaling.redis_broker import RedisBroker, redact
+from tests.redis_util import REDIS_URL, delete_prefix, new_prefix, require_redis
+
+pytestmark = pytest.mark.redis
+
+
+class Node:
+    """A broker and what it delivered to this node's (imaginary) connections."""
+
+    def __init__(self, make: Callable[[Callable[[Envelope], None], History], Broker],
+                 history: History | None = None) -> None:
+        self.delivered: list[Envelope] = []
+        self.broker = make(self.delivered.append,
+                           History(max_size=5) if history is None else history)
+
+    def frames(self, kind: str | None = None) -> list[dict[str, object]]:
+        return [json.loads(e.frame) for e in self.delivered if kind in (None, e.kind)]
+
+
+NodeFactory = Callable[..., Awaitable[Node]]
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    client = require_redis()
+    value = new_prefix()
+    yield value
+    delete_prefix(client, value)
+    client.close()
+
+
+@pytest.fixture
+async def nodes(prefix: str) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
+    """``await nodes(kind)``: a started broker of ``kind`` (memory or redis)."""
+    made: list[Broker] = []
+
+    async def make(kind: str = "redis", *, history: History | None = None,
+                   presence_ttl: float = 15.0) -> Node:
+        def build(deliver: Callable[[Envelope], None], hist: History) -> Broker:
+            if kind == "memory":
+                return MemoryBroker(deliver, hist)
+            return RedisBroker(REDIS_URL, deliver, hist, prefix=prefix,
+                               presence_ttl=presence_ttl, metrics=Metrics())
+        node = Node(build, history)
+        await node.broker.start()
+        made.append(node.broker)
+        return node
+
+    yield make
+    for broker in made:
+        await broker.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> Node:
+    return await nodes(request.param)
+
+
+def ana(peer: str) -> PeerInfo:
+    return PeerInfo(peer, User(id=1, username="ana"))
+
+
+def event(sprint: int, seq: int) -> bytes:
+    return json.dumps({"type": "event", "sprint": sprint, "seq": seq, "action": "updated",
+                       "model": "task", "id": 7, "data": None}).encode()
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.02)
+
+
+# the contract ---------------------------------------------------------------------------------
+async def test_publish_delivers_on_this_node_at_once(node: Node) -> None:
+    await node.broker.subscribe(1)
+    envelope = Envelope(1, b'{"type":"relay"}', "relay", exclude="p1")
+    await node.broker.publish(envelope)
+    assert node.delivered == [envelope]  # before publish returned, whatever the transport
+
+
+async def test_direct_delivers_to_a_local_peer(node: Node) -> None:
+    await node.broker.subscribe(1)
+    await node.broker.join(1, ana("p2"))
+    envelope = Envelope(1, b'{"type":"signal"}', "signal", exclude="p1", to=("p2",))
+    await node.broker.direct(envelope)
+    assert node.delivered == [envelope]
+
+
+async def test_presence_lists_peers_in_join_order_until_they_leave(node: Node) -> None:
+    broker = node.broker
+    assert await broker.peers(1) == []
+    for peer in ("pc", "pa", "pb"):
+        await broker.join(1, ana(peer))
+    assert [p.peer for p in await broker.peers(1)] == ["pc", "pa", "pb"]
+    assert (await broker.peers(1))[0].user == User(id=1, username="ana")
+    assert await broker.missing_peers(1, ["pa", "zz", "pb"]) == ["zz"]
+    assert await broker.missing_peers(2, ["pa"]) == ["pa"]
+    await broker.leave(1, "pa")
+    await broker.leave(1, "nobody")
+    assert [p.peer for p in await broker.peers(1)] == ["pc", "pb"]
+    await broker.leave(1, "pc")
+    await broker.leave(1, "pb")
+    assert await broker.peers(1) == []
+
+
+async def test_record_event_accepts_the_next_seq_only(node: Node) -> None:
+    broker = node.broker
+    assert await broker.latest(3) is None
+    assert await broker.record_event(3, 40, event(3, 40)) is EventStatus.ACCEPTED
+    assert await broker.record_event(3, 40, event(3, 40)) is EventStatus.DUPLICATE
+    assert await broker.record_event(3, 12, event(3, 12)) is EventStatus.DUPLICATE
+    assert await broker.record_event(3, 42, event(3, 42)) is EventStatus.GAP
+    assert await broker.record_event(3, 41, event(3, 41)) is EventStatus.ACCEPTED
+    assert await broker.latest(3) == 41
+    assert await broker.latest(4) is None
+
+
+async def test_events_since_replays_what_the_history_covers(node: Node) -> None:
+    broker = node.broker  # history of 5 events
+    assert await broker.events_since(5, 0) is None  # nothing known: resync
+    for seq in range(1, 9):
+        assert await broker.record_event(5, seq, event(5, seq)) is EventStatus.ACCEPTED
+    assert await broker.events_since(5, 5) == [event(5, s) for s in (6, 7, 8)]
+    assert await broker.events_since(5, 3) == [event(5, s) for s in range(4, 9)]
+    assert await broker.events_since(5, 2) is None  # seq 3 was dropped by the count cap
+    assert await broker.events_since(5, 8) == []
+    assert await broker.events_since(5, 99) == []
+
+
+async def test_events_past_the_age_limit_are_not_replayed(nodes: NodeFactory) -> None:
+    for kind in ("memory", "redis"):
+        node = await nodes(kind, history=History(max_size=10, max_age=0.3))
+        await node.broker.record_event(6, 1, event(6, 1))
+        await asyncio.sleep(0.4)
+        await node.broker.record_event(6, 2, event(6, 2))
+        assert await node.broker.events_since(6, 1) == [event(6, 2)], kind
+        assert await node.broker.events_since(6, 0) is None, kind
+        assert await node.broker.latest(6) == 2, kind
+
+
+def test_create_broker_by_url() -> None:
+    history = History()
+    assert isinstance(create_broker("memory://", print, history), MemoryBroker)
+    broker = create_broker("redis://:hunter2@127.0.0.1:6379/0", print, history)
+    assert isinstance(broker, RedisBroker)
+    assert broker.label == "redis://***@127.0.0.1:6379/0"
+    assert redact("rediss://u:p@h:1/2") == "rediss://u:***@h:1/2"
+    with pytest.raises(BrokerError, match="unknown scheme"):
+        create_broker("kafka://x", print, history)
+    with pytest.raises(BrokerError, match="redis://"):
+        create_broker("redis://127.0.0.1:6379/notadb", print, history)
+
+
+# several nodes on one Redis -------------------------------------------------------------------
+async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory) -> None:
+    a, b, c = await nodes(), await nodes(), await nodes()
+    for n in (a, b):
+        await n.broker.subscribe(1)
+    envelope = Envelope(1, b'{"type":"relay","from":"p1","data":{}}', "relay", exclude="p1")
+    await a.broker.publish(envelope)
+    await until(lambda: len(b.delivered) == 1)
+    await asyncio.sleep(0.2)
+    assert a.delivered == [envelope]  # its own copy from the bus is ignored
+    assert b.delivered == [envelope]
+    assert c.delivered == []  # not subscribed to the sprint
+
+
+async def test_events_are_recorded_once_cluster_wide_and_reach_every_node(
+        nodes: NodeFactory) -> None:
+    a, b = await nodes(), await nodes()
+    for n in (a, b):
+        await n.broker.subscribe(2)
+    for seq in (1, 2, 3):
+        assert await a.broker.record_event(2, seq, event(2, seq)) is EventStatus.ACCEPTED
+        await a.broker.publish(Envelope(2, event(2, seq), "event"))
+    assert await b.broker.record_event(2, 3, event(2, 3)) is EventStatus.DUPLICATE
+    assert await b.broker.record_event(2, 5, event(2, 5)) is EventStatus.GAP
+    await until(lambda: len(b.delivered) == 3)
+    await asyncio.sleep(0.2)
+    assert [f["seq"] for f in a.frames("event")] == [1, 2, 3]
+    assert [f["seq"] for f in b.frames("event")] == [1, 2, 3]
+    assert await b.broker.events_since(2, 1) == [event(2, 2), event(2, 3)]
+
+
+async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory) -> None:
+    a, b, c = await nodes(), await nodes(), await nodes()
+    for n in (a, b, c):
+        await n.broker.subscribe(3)
+    await a.broker.join(3, ana("pa"))
+    await b.broker.join(3, ana("pb"))
+    await c.broker.join(3, ana("pc"))
+    assert [p.peer for p in await c.broker.peers(3)] == ["pa", "pb", "pc"]
+    assert await a.broker.missing_peers(3, ["pb", "pc", "gone"]) == ["gone"]
+    envelope = Envelope(3, b'{"type":"signal","from":"pa","data":{}}', "signal",
+                        exclude="pa", to=("pb",))
+    await a.broker.direct(envelope)
+    await until(lambda: len(b.delivered) == 1)
+    await asyncio.sleep(0.2)
+    assert b.delivered == [envelope]
+    assert a.delivered == c.delivered == []
+
+
+async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFactory) -> None:
+    a, b, c = [await nodes(presence_ttl=0.6) for _ in range(3)]
+    for n in (a, b, c):
+        await n.broker.subscribe(4)
+    await b.broker.join(4, ana("pb1"))
+    await b.broker.join(4, ana("pb2"))
+    await a.broker.join(4, ana("pa"))
+    assert len(await a.broker.peers(4)) == 3
+    dead = b.broker
+    assert isinstance(dead, RedisBroker)
+    for task in dead._tasks:  # the node stops dead: no heartbeat, no goodbye
+        task.cancel()
+    await until(lambda: len(a.frames("presence")) == 2 and len(c.frames("presence")) == 2,
+                timeout=5)
+    await asyncio.sleep(0.5)
+    for n in (a, c):
+        frames = n.frames("presence")
+        assert sorted(f["peer"] for f in frames) == ["pb1", "pb2"]
+        assert {f["type"] for f in frames} == {"peer_left"}
+    assert [p.peer for p in await c.broker.peers(4)] == ["pa"]
