@@ -10,8 +10,9 @@ PG_URL ?= postgres://postgres@127.0.0.1:5432/test
 REDIS_URL ?= redis://127.0.0.1:6379/0
 DJANGO_PORT ?= 8000
 REALTIME_PORT ?= 8080
+CLUSTER_PORT ?= 8000
 
-.PHONY: run test test-sqlite test-postgres test-js lint venv system-deps demo bench bench-full clean
+.PHONY: run cluster test test-sqlite test-postgres test-js lint venv system-deps demo bench bench-full clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; }
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  echo "installing Debian nginx for make cluster and its tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light) >/dev/null; }
 
 demo: $(STAMP)
 	$(PY) manage.py migrate --noinput
@@ -40,6 +44,12 @@ run: demo
 	$(PY) watercooler.py --port $(REALTIME_PORT) --debug & \
 	$(PY) manage.py runserver 127.0.0.1:$(DJANGO_PORT) & \
 	wait
+
+# The production shape without Docker (docker/compose.yaml's services on this machine):
+# Redis at $(REDIS_URL), Django under gunicorn, two realtime nodes on the Redis broker,
+# nginx in front on http://127.0.0.1:$(CLUSTER_PORT)/. Ctrl-C stops it all.
+cluster: $(STAMP) system-deps
+	$(PY) docker/cluster.py --port $(CLUSTER_PORT) --redis-url $(REDIS_URL)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -63,10 +73,19 @@ test-postgres: $(STAMP)
 test-js:
 	@if ls web/tests/*.test.js >/dev/null 2>&1; then node --test web/tests/; fi
 
-bench: $(STAMP)
+# Benchmarks (bench/README.md): their own pinned deps on top of the dev ones. `make bench`
+# is the quick run (a few minutes, bench/results/quick/, not committed); `make bench-full`
+# writes the committed report bench/results/REPORT.md (about 20 minutes).
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(PIP) install --quiet -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(PY) -m bench --quick
 
-bench-full: $(STAMP)
+bench-full: $(BENCH_STAMP)
 	$(PY) -m bench --full
 
 clean:

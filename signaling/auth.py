@@ -72,16 +72,33 @@ def _user_id(sub: Any) -> int | str:
     return int(sub) if sub.isdecimal() else sub
 
 
-def verify_ticket(token: str | None, *, secret: str, sprint: int) -> Ticket:
+def _decode(token: str, secret: str, previous: str | None) -> dict[str, Any]:
+    """The claims of ``token`` signed with ``secret``, else with ``previous`` (rotation)."""
+    for key in (secret, previous):
+        if not key:
+            continue
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=["HS256"], audience=AUDIENCE,
+                options={"require": ["exp", "sub", "aud", "sprint"]})
+            return claims
+        except jwt.InvalidSignatureError:
+            if key is previous or not previous:
+                raise
+    raise jwt.InvalidSignatureError("no secret")
+
+
+def verify_ticket(token: str | None, *, secret: str, sprint: int,
+                  previous: str | None = None) -> Ticket:
     """Check a ticket for ``sprint``. Raises ``AuthError`` (4001 bad token, 4003 other sprint).
 
     Expiry is checked here, at connect time only: an open connection outlives its token.
+    ``previous`` (the secret being rotated out) is accepted too while it is set.
     """
     if not token:
         raise AuthError(Close.UNAUTHORIZED, "token missing")
     try:
-        claims = jwt.decode(token, secret, algorithms=["HS256"], audience=AUDIENCE,
-                            options={"require": ["exp", "sub", "aud", "sprint"]})
+        claims = _decode(token, secret, previous)
     except jwt.ExpiredSignatureError:
         raise AuthError(Close.UNAUTHORIZED, "token expired") from None
     except jwt.InvalidTokenError as exc:
@@ -154,18 +171,22 @@ class ReplayCache:
 
 def verify_signature(body: bytes, timestamp: str | None, signature: str | None, *,
                      secret: str, replay: ReplayCache,
-                     clock: Callable[[], float] = time.time) -> None:
-    """Check the §7 headers of ``POST /events/``. Raises ``SignatureError``."""
+                     clock: Callable[[], float] = time.time, previous: str | None = None) -> None:
+    """Check the §7 headers of ``POST /events/``. Raises ``SignatureError``.
+
+    ``previous`` (the secret being rotated out) is accepted too while it is set.
+    """
     if not timestamp or not signature:
         raise SignatureError(SignatureProblem.MISSING,
                              "X-Watercooler-Timestamp and X-Watercooler-Signature are required")
     well_formed = timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12
     if not well_formed or not signature.startswith(SIGNATURE_PREFIX):
         raise SignatureError(SignatureProblem.BAD, "expected a Unix timestamp and v1=<hex>")
-    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body,
-                        hashlib.sha256).hexdigest()
     given = signature[len(SIGNATURE_PREFIX):]
-    if not hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace")):
+    signed = timestamp.encode() + b"." + body
+    if not any(hmac.compare_digest(hmac.new(key.encode(), signed, hashlib.sha256)
+                                   .hexdigest().encode(), given.encode("utf-8", "replace"))
+               for key in (secret, previous) if key):
         raise SignatureError(SignatureProblem.BAD, "signature does not match the body")
     sent = int(timestamp)
     if abs(clock() - sent) > replay.window:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
+
+from signaling.turn import DEFAULT_TTL, turn_ice_servers
 
 #: Used when neither --secret nor REALTIME_SECRET is given; the server warns loudly.
 DEV_SECRET = "dev-realtime-secret-change-me"
@@ -19,10 +22,22 @@ class Config:
     debug: bool = False
     #: Shared with Django: verifies tickets (JWT HS256) and ``POST /events/`` (HMAC).
     secret: str = DEV_SECRET
+    #: The secret being rotated out: tickets and events signed with it are still accepted.
+    previous_secret: str | None = field(default=None, repr=False)
     allowed_origins: tuple[str, ...] = DEFAULT_ORIGINS
     #: ICE server URLs, offered in ``welcome.ice_servers`` as one ``{"urls": [...]}``.
     ice_servers: tuple[str, ...] = ()
+    #: TURN URLs (coturn) offered with a per-user credential derived from ``turn_secret``.
+    turn_urls: tuple[str, ...] = ()
+    #: coturn's ``static-auth-secret``; without it no TURN server is offered.
+    turn_secret: str | None = field(default=None, repr=False)
+    #: Seconds a TURN credential is valid for.
+    turn_ttl: float = DEFAULT_TTL
     broker: str = "memory://"
+    #: Redis broker: the start of every key and channel (clusters sharing a Redis differ).
+    redis_prefix: str = "watercooler:"
+    #: Redis broker: seconds a node that stopped heart-beating keeps its peers listed.
+    presence_ttl: float = 15.0
     #: Events kept per sprint for ``resume`` (count and age limits).
     history_size: int = 1000
     history_age: float = 3600.0
@@ -53,6 +68,12 @@ class Config:
     def ice_server_list(self) -> list[dict[str, list[str]]]:
         """``welcome.ice_servers``: one RTCIceServer holding every configured URL."""
         return [{"urls": list(self.ice_servers)}] if self.ice_servers else []
+
+    def ice_servers_for(self, user_id: int | str | None) -> list[dict[str, Any]]:
+        """``welcome.ice_servers`` for one connection: STUN/TURN URLs, then TURN with a
+        fresh time-limited credential (``signaling.turn``)."""
+        return [*self.ice_server_list,
+                *turn_ice_servers(self.turn_urls, self.turn_secret, user_id, ttl=self.turn_ttl)]
 
     @property
     def signal_burst(self) -> float:

@@ -147,7 +147,8 @@ class EventsHandler(ScrumHandler):
         try:
             verify_signature(body, self.request.headers.get("X-Watercooler-Timestamp"),
                              self.request.headers.get("X-Watercooler-Signature"),
-                             secret=config.secret, replay=scrum.replay_cache)
+                             secret=config.secret, replay=scrum.replay_cache,
+                             previous=config.previous_secret)
         except SignatureError as exc:
             log.warning("events from %s refused: %s (%s)", self.request.remote_ip,
                         exc.problem, exc.message)

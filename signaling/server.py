@@ -20,6 +20,7 @@ from tornado.options import OptionParser
 from signaling.app import ScrumApplication
 from signaling.broker import BrokerError
 from signaling.config import DEFAULT_ORIGINS, DEV_SECRET, Config
+from signaling.turn import check_turn_urls
 
 __all__ = ["build_config", "main", "make_parser", "normalize_argv", "serve"]
 
@@ -39,11 +40,24 @@ def make_parser() -> OptionParser:
              help="seed walkthrough: anonymous clients, any Origin, per-message logs")
     p.define("secret", default=None, type=str,
              help="shared secret with Django (env REALTIME_SECRET)")
+    p.define("previous_secret", default=None, type=str,
+             help="the secret being rotated out, still accepted (env REALTIME_SECRET_PREVIOUS)")
     p.define("allowed_origin", default=None, type=str, multiple=True,
              help="Origin allowed to connect; repeatable (env REALTIME_ALLOWED_ORIGINS)")
     p.define("ice_server", default=[], type=str, multiple=True,
              help="STUN/TURN URL offered in welcome; repeatable")
+    p.define("turn_url", default=[], type=str, multiple=True,
+             help="TURN URL offered with a time-limited credential; repeatable "
+                  "(env TURN_URLS, comma-separated); needs --turn-secret")
+    p.define("turn_secret", default=None, type=str,
+             help="coturn's static-auth-secret (env TURN_SECRET)")
+    p.define("turn_ttl", default=None, type=float,
+             help=f"seconds a TURN credential is valid (env TURN_TTL; default {d.turn_ttl:g})")
     p.define("broker", default=d.broker, help="memory:// (one node) or redis://host:port/db")
+    p.define("redis_prefix", default=d.redis_prefix,
+             help="prefix of every Redis key and channel (Redis broker)")
+    p.define("presence_ttl", default=d.presence_ttl, type=float,
+             help="seconds before a silent node's peers are removed (Redis broker)")
     p.define("history_size", default=d.history_size, type=int, help="events kept per sprint")
     p.define("history_age", default=d.history_age, type=float,
              help="seconds an event is kept for resume")
@@ -95,10 +109,24 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
     secret = o.secret or env.get("REALTIME_SECRET") or DEV_SECRET
     origins = o.allowed_origin or [s for s in env.get("REALTIME_ALLOWED_ORIGINS", "").split(",")
                                    if s.strip()] or list(DEFAULT_ORIGINS)
+    turn_urls = o.turn_url or [s.strip() for s in env.get("TURN_URLS", "").split(",")
+                                if s.strip()]
+    turn_secret = o.turn_secret or env.get("TURN_SECRET") or None
+    check_turn_urls(turn_urls)
+    if turn_urls and not turn_secret:
+        raise ValueError("--turn-url needs --turn-secret or TURN_SECRET (coturn's "
+                         "static-auth-secret)")
+    turn_ttl = o.turn_ttl if o.turn_ttl is not None else float(env.get("TURN_TTL") or
+                                                               Config().turn_ttl)
+    if turn_ttl <= 0:
+        raise ValueError("--turn-ttl must be positive")
     return Config(
+        turn_urls=tuple(turn_urls), turn_secret=turn_secret, turn_ttl=turn_ttl,
+        previous_secret=o.previous_secret or env.get("REALTIME_SECRET_PREVIOUS") or None,
         port=o.port, address=o.address, debug=o.debug, secret=secret,
         allowed_origins=tuple(s.strip().rstrip("/").lower() for s in origins),
-        ice_servers=tuple(o.ice_server), broker=o.broker, history_size=o.history_size,
+        ice_servers=tuple(o.ice_server), broker=o.broker, redis_prefix=o.redis_prefix,
+        presence_ttl=o.presence_ttl, history_size=o.history_size,
         history_age=o.history_age, relay_rate=o.relay_rate,
         signal_rate=o.relay_rate, max_message_size=o.max_message_size,
         replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer)

@@ -1,0 +1,211 @@
+"""`make cluster`'s shape, for real: docker/cluster.py on free ports, a client through nginx.
+
+Redis (the machine's, a database of this suite's own) and Debian's nginx are required: a
+missing one fails these tests, it never skips them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from tests.deploy.conftest import DOCKER
+from tests.servers import ROOT
+
+pytestmark = pytest.mark.redis
+
+#: This suite's own Redis database, flushed before and after: the cluster's SQLite
+#: database is new each run, so sprint 1's event history from a previous run must go.
+REDIS_URL = os.environ.get("CLUSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+SECRET = "cluster-test-realtime-secret-not-for-production"
+
+
+@dataclass
+class Running:
+    """A running cluster as its cluster.json describes it."""
+
+    proc: subprocess.Popen[bytes]
+    state: dict[str, Any]
+    output: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.state["url"])
+
+    def node_connections(self) -> list[int]:
+        counts = []
+        for port in self.state["node_ports"]:
+            resp = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            counts.append(int(resp.json()["connections"]))
+        return counts
+
+
+def flush(url: str) -> None:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {url} is required for the cluster tests: {exc}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory, nginx: str) -> Iterator[Running]:
+    flush(REDIS_URL)
+    run_dir = tmp_path_factory.mktemp("cluster")
+    output = run_dir / "launcher.log"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite in run_dir
+    env["REALTIME_SECRET"] = SECRET
+    with output.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, str(DOCKER / "cluster.py"), "--port=0",
+                                 f"--run-dir={run_dir}", f"--redis-url={REDIS_URL}"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    state_file = run_dir / "cluster.json"
+    deadline = time.monotonic() + 90
+    while not state_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the cluster did not start:\n{output.read_text()[-3000:]}")
+        time.sleep(0.1)
+    running = Running(proc, json.loads(state_file.read_text()), output)
+    try:
+        yield running
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        flush(REDIS_URL)
+    printed = output.read_text()
+    assert code == 0, printed[-3000:]
+    assert "stopping the cluster" in printed
+    left = [name for name, pid in running.state["pids"].items() if _alive(pid)]
+    assert not left, f"still running after Ctrl-C: {left}"
+    access = (run_dir / "logs" / "nginx.log").read_text()
+    assert "GET /ws/" in access and "token=" not in access  # tickets stay out of nginx's log
+
+
+@pytest.fixture
+async def http(cluster: Running) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client logged in as the demo user, through nginx."""
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        resp = await client.post("/api/token/", json={"username": "demo", "password": "demo"})
+        assert resp.status_code == 200, resp.text
+        client.headers["Authorization"] = f"Token {resp.json()['token']}"
+        yield client
+
+
+async def demo_sprint(http: httpx.AsyncClient) -> dict[str, Any]:
+    resp = await http.get("/api/sprints/")
+    assert resp.status_code == 200, resp.text
+    (sprint,) = resp.json()["results"]
+    return dict(sprint)
+
+
+async def open_socket(http: httpx.AsyncClient, sprint: int, origin: str
+                      ) -> tuple[ClientConnection, dict[str, Any]]:
+    """A ticket over REST, then the websocket it names, as the browser client does."""
+    resp = await http.post(f"/api/sprints/{sprint}/realtime/")
+    assert resp.status_code == 200, resp.text
+    ticket = resp.json()
+    ws = await websockets.connect(f"{ticket['url']}?token={ticket['token']}", origin=origin,
+                                  close_timeout=1)
+    welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert welcome["type"] == "welcome", welcome
+    return ws, welcome
+
+
+async def next_of_type(ws: ClientConnection, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            frame = json.loads(await ws.recv())
+            if frame["type"] == kind:
+                return dict(frame)
+
+
+def test_the_launcher_prints_the_url_and_the_demo_login(cluster: Running) -> None:
+    printed = cluster.output.read_text()
+    assert f"Board:     {cluster.url}/" in printed
+    assert "demo / demo" in printed
+    assert cluster.state["ws_url"] == f"{cluster.url.replace('http', 'ws', 1)}/ws"
+    assert len(cluster.state["node_ports"]) == 2
+
+
+async def test_nginx_routes_the_board_static_files_and_hides_the_nodes(
+        cluster: Running) -> None:
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        board = await client.get("/")
+        assert board.status_code == 200 and "text/html" in board.headers["content-type"]
+        assert (await client.get("/static/admin/css/base.css")).status_code == 200
+        assert (await client.get("/admin/login/")).status_code == 200
+        assert (await client.get("/api/sprints/")).status_code == 401
+        for hidden in ("/ws/healthz", "/ws/metrics", "/ws/events/"):
+            assert (await client.get(hidden)).status_code == 404, hidden
+
+
+async def test_ticket_through_nginx_names_the_nginx_websocket_url(
+        cluster: Running, http: httpx.AsyncClient) -> None:
+    sprint = await demo_sprint(http)
+    resp = await http.post(f"/api/sprints/{sprint['id']}/realtime/")
+    assert resp.json()["url"] == f"{cluster.state['ws_url']}/{sprint['id']}/"
+
+
+async def test_a_bad_token_is_refused_through_nginx(cluster: Running) -> None:
+    ws = await websockets.connect(f"{cluster.state['ws_url']}/1/?token=nope", close_timeout=1)
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
+
+
+async def test_two_clients_on_two_nodes_both_get_a_rest_change(
+        cluster: Running, http: httpx.AsyncClient) -> None:
+    sprint = await demo_sprint(http)
+    ana, ana_welcome = await open_socket(http, sprint["id"], origin=cluster.url)
+    ben, ben_welcome = await open_socket(http, sprint["id"], origin=cluster.url)
+    try:
+        # least_conn: the second websocket goes to the node without one.
+        assert sorted(cluster.node_connections()) == [1, 1]
+        # Presence across nodes, through Redis.
+        assert [p["peer"] for p in ben_welcome["peers"]] == [ana_welcome["peer"]]
+        joined = await next_of_type(ana, "peer_joined")
+        assert joined["peer"] == ben_welcome["peer"]
+
+        tasks = (await http.get(f"/api/tasks/?sprint={sprint['id']}")).json()["results"]
+        resp = await http.patch(f"/api/tasks/{tasks[0]['id']}/",
+                                json={"name": "renamed through nginx"})
+        assert resp.status_code == 200, resp.text
+        got = [await next_of_type(ws, "event") for ws in (ana, ben)]
+        assert got[0] == got[1]
+        assert got[0]["id"] == tasks[0]["id"]
+        assert got[0]["data"]["name"] == "renamed through nginx"
+        assert got[0]["seq"] > (sprint["seq"] or 0)
+    finally:
+        for ws in (ana, ben):
+            with contextlib.suppress(Exception):
+                await ws.close()
