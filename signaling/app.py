@@ -20,6 +20,7 @@ from signaling.auth import ReplayCache
 from signaling.broker import Broker, Envelope, PeerInfo, create_broker
 from signaling.config import Config
 from signaling.events import EventsHandler
+from signaling.framing import text_frame
 from signaling.handlers import HealthHandler, IndexHandler, MetricsHandler
 from signaling.history import History
 from signaling.metrics import Metrics
@@ -37,8 +38,12 @@ class Connection(Protocol):
     peer_id: str
     sprint: int
 
-    def send(self, frame: bytes) -> bool:
-        """Queue an encoded text frame; False if it was not (closed or too far behind)."""
+    def send(self, frame: bytes, wire: bytes | None = None) -> bool:
+        """Queue an encoded text frame; False if it was not (closed or too far behind).
+
+        ``wire``, when given, is ``frame`` already framed by ``framing.text_frame``; the
+        caller then counts the frame in ``frames_out`` itself.
+        """
         ...
 
     def close(self, code: int | None = None, reason: str | None = None) -> None: ...
@@ -77,18 +82,23 @@ _QUIET_PATHS = frozenset({"/healthz", "/metrics"})
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
-    """Access log: probes and scrapes only at DEBUG, client errors at WARNING."""
+    """Access log: probes and scrapes only at DEBUG, client errors at WARNING.
+
+    A probe answered 503 (degraded, closing) stays at DEBUG too: the cause is logged once
+    where it happens, not on every probe.
+    """
     status = handler.get_status()
     request = handler.request
-    if status >= 500:
+    if request.path in _QUIET_PATHS:
+        level = logging.DEBUG
+    elif status >= 500:
         level = logging.ERROR
     elif status >= 400:
         level = logging.WARNING
-    elif request.path in _QUIET_PATHS:
-        level = logging.DEBUG
     else:
         level = logging.INFO
-    access_log.log(level, "%d %s %s (%s) %.1fms", status, request.method, request.uri,
+    # The path only: a websocket's query string carries its ticket, never logged.
+    access_log.log(level, "%d %s %s (%s) %.1fms", status, request.method, request.path,
                    request.remote_ip, 1000.0 * request.request_time())
 
 
@@ -101,7 +111,9 @@ class ScrumApplication(tornado.web.Application):
         self.metrics = Metrics()
         self.history = History(max_size=config.history_size, max_age=config.history_age,
                                max_sprints=config.history_sprints)
-        self.broker = broker or create_broker(config.broker, self.deliver, self.history)
+        self.broker = broker or create_broker(
+            config.broker, self.deliver, self.history, prefix=config.redis_prefix,
+            presence_ttl=config.presence_ttl, metrics=self.metrics)
         #: sprint id -> peer id -> connection, for this node's connections only.
         self.subscribers: dict[int, dict[str, Connection]] = {}
         self.peers: dict[str, Connection] = {}
@@ -164,9 +176,9 @@ class ScrumApplication(tornado.web.Application):
             self.metrics.forget_sprint(sprint)
         self._count()
         await self.broker.leave(sprint, conn.peer_id)
-        if not self.closing:
-            frame = encode(peer_left_frame(conn.peer_id)).encode()
-            await self.broker.publish(Envelope(sprint, frame, "presence", exclude=conn.peer_id))
+        # Also while shutting down: peers on other nodes must hear of it.
+        frame = encode(peer_left_frame(conn.peer_id)).encode()
+        await self.broker.publish(Envelope(sprint, frame, "presence", exclude=conn.peer_id))
         if last:
             await self.broker.unsubscribe(sprint)
 
@@ -180,16 +192,30 @@ class ScrumApplication(tornado.web.Application):
 
     # delivery -----------------------------------------------------------------------------
     def deliver(self, envelope: Envelope) -> None:
-        """Write an envelope to its recipients on this node (the broker's callback)."""
+        """Write an envelope to its recipients on this node (the broker's callback).
+
+        The frame is encoded once (by the publisher) and framed once here; every
+        recipient's socket gets the same bytes.
+        """
         if envelope.to is not None:
             found = (self.peers.get(p) for p in envelope.to if p != envelope.exclude)
             targets = [c for c in found if c is not None and c.sprint == envelope.sprint]
         else:
-            members = self.subscribers.get(envelope.sprint, {})
-            targets = [c for p, c in members.items() if p != envelope.exclude]
-        sent = sum(1 for conn in targets if conn.send(envelope.frame))
-        if envelope.kind == "relay" and sent:
-            self.metrics.relay_deliveries.inc(sent)
+            members = self.subscribers.get(envelope.sprint)
+            if not members:
+                return
+            exclude = envelope.exclude
+            targets = [c for p, c in members.items() if p != exclude]
+        frame = envelope.frame
+        wire = text_frame(frame)
+        sent = 0
+        for conn in targets:
+            if conn.send(frame, wire):
+                sent += 1
+        if sent:
+            self.metrics.frames_out.inc(sent)  # once per broadcast, not per frame
+            if envelope.kind == "relay":
+                self.metrics.relay_deliveries.inc(sent)
 
     # lifecycle ----------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

@@ -13,9 +13,11 @@ import secrets
 from typing import TYPE_CHECKING, Any, cast
 
 import tornado.websocket
+from tornado.iostream import StreamClosedError
 
 from signaling.auth import ANONYMOUS, AuthError, User, verify_ticket
 from signaling.broker import Envelope, PeerInfo
+from signaling.framing import framed_stream, text_frame, write_framed
 from signaling.protocol import (
     Channels,
     ClientMessage,
@@ -125,7 +127,8 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         token = self.get_query_argument("token", None)
         if not token and config.debug:
             return ANONYMOUS
-        return verify_ticket(token, secret=config.secret, sprint=self.sprint).user
+        return verify_ticket(token, secret=config.secret, sprint=self.sprint,
+                             previous=config.previous_secret).user
 
     async def _join(self) -> None:
         scrum = self.scrum
@@ -134,7 +137,8 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         others, latest = await scrum.join(self, info)
         welcome = welcome_frame(
             peer=self.peer_id, sprint=self.sprint, user=self.user.to_wire(),
-            peers=[p.to_wire() for p in others], ice_servers=config.ice_server_list, seq=latest,
+            peers=[p.to_wire() for p in others],
+            ice_servers=config.ice_servers_for(self.user.id), seq=latest,
             limits={"relay_per_second": _number(config.relay_rate),
                     "max_message_bytes": config.max_message_size})
         early, self._early = self._early or [], None
@@ -267,8 +271,17 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         self.send(encode(exc.to_wire()).encode())
 
     # outbound -----------------------------------------------------------------------------
-    def send(self, frame: bytes) -> bool:
-        """Queue one encoded text frame for this client; False if it was not sent."""
+    #: Early frames a broadcaster already counted in ``frames_out`` (see ``send``).
+    _precounted = 0
+
+    def send(self, frame: bytes, wire: bytes | None = None) -> bool:
+        """Queue one encoded text frame for this client; False if it was not sent.
+
+        ``wire`` is the same frame already framed by ``framing.text_frame``: a broadcast
+        frames once for all its recipients and each connection writes those bytes as-is.
+        A caller passing ``wire`` counts ``frames_out`` itself, once for the whole
+        broadcast; a frame without it is counted here.
+        """
         if self._closing:
             return False
         if self._early is not None:
@@ -277,21 +290,39 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             if self._early_bytes > self.scrum.config.max_buffer:
                 self._overflow(self._early_bytes)
                 return False
+            if wire is not None:
+                self._precounted += 1  # the welcome's flush must not count it again
             return True
-        return self._write(frame)
+        return self._write(frame, wire)
 
-    def _write(self, frame: bytes) -> bool:
-        unsent = self._unsent()
-        if unsent + len(frame) > self.scrum.config.max_buffer:
+    def _write(self, frame: bytes, wire: bytes | None = None) -> bool:
+        """Write one frame now, pre-framed where the connection allows; counted unless ``wire``."""
+        conn = self.ws_connection
+        stream = framed_stream(conn)
+        if stream is not None:
+            unsent = stream._total_write_index - stream._total_write_done_index
+        else:
+            unsent = self._unsent()
+        max_buffer: int = self.application.config.max_buffer  # type: ignore[attr-defined]
+        if unsent + len(frame) > max_buffer:
             self._overflow(unsent)
             return False
         try:
-            written = self.write_message(frame)  # bytes + binary=False: a text frame as-is
-        except tornado.websocket.WebSocketClosedError:
+            if stream is not None:
+                written = write_framed(stream, text_frame(frame) if wire is None else wire,
+                                       queued=unsent > 0)
+            else:  # TLS or compression: Tornado frames it for this connection
+                written = self.write_message(frame)  # bytes + binary=False: a text frame
+                written.add_done_callback(_retrieve)
+        except (tornado.websocket.WebSocketClosedError, StreamClosedError):
             return False
-        self._last_write = written
-        written.add_done_callback(_retrieve)
-        self.scrum.metrics.frames_out.inc()
+        if written is not None:  # None: the kernel took it all, nothing left to wait for
+            self._last_write = written
+        if wire is None:
+            if self._precounted:
+                self._precounted -= 1
+            else:
+                self.scrum.metrics.frames_out.inc()
         return True
 
     def _unsent(self) -> int:
@@ -307,10 +338,16 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             return 0
 
     async def _drain(self) -> None:
-        """Wait while more than half the outbound budget is unsent (paces ``resume``)."""
-        while (self._unsent() > self.scrum.config.max_buffer // 2
-               and self._last_write is not None and not self._closing):
-            await asyncio.wait([self._last_write])
+        """Wait while more than half the outbound budget is unsent (paces ``resume``).
+
+        Bytes are unsent only behind a write the IOStream queued, and the latest such
+        write is ``_last_write``: its future resolves when the socket has taken them all.
+        """
+        while self._unsent() > self.scrum.config.max_buffer // 2 and not self._closing:
+            last = self._last_write
+            if last is None or last.done():
+                return
+            await asyncio.wait([last])
 
     def _overflow(self, unsent: int) -> None:
         log.warning("sprint %s peer %s: slow consumer, %d bytes unsent; closing", self.sprint,
