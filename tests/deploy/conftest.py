@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import json
+import os
+import signal
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
+import redis
 
 from tests.servers import ROOT
 
@@ -42,3 +53,86 @@ def nginx(cluster_module: ModuleType) -> str:
 
 def rel(path: Path) -> str:
     return str(path.relative_to(ROOT))
+
+
+SECRET = "cluster-test-realtime-secret-not-for-production"
+
+
+@dataclass
+class Running:
+    """A running cluster as its cluster.json describes it."""
+
+    proc: subprocess.Popen[bytes]
+    state: dict[str, Any]
+    output: Path
+
+    @property
+    def url(self) -> str:
+        return str(self.state["url"])
+
+    def node_connections(self) -> list[int]:
+        counts = []
+        for port in self.state["node_ports"]:
+            resp = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            counts.append(int(resp.json()["connections"]))
+        return counts
+
+
+def flush(url: str) -> None:
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=2)
+        client.flushdb()
+        client.close()
+    except redis.RedisError as exc:
+        pytest.fail(f"Redis at {url} is required for the cluster tests: {exc}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def launch_cluster(run_dir: Path, redis_url: str, *, ws_logged: bool = True
+                   ) -> Iterator[Running]:
+    """``docker/cluster.py`` on free ports (SQLite in run_dir, ``redis_url`` flushed before
+    and after); on exit, Ctrl-C must stop every process and keep tickets out of the logs."""
+    load_cluster().find_nginx()  # a clear failure when nginx is missing
+    flush(redis_url)
+    output = run_dir / "launcher.log"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # SQLite in run_dir
+    env["REALTIME_SECRET"] = SECRET
+    with output.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, str(DOCKER / "cluster.py"), "--port=0",
+                                 f"--run-dir={run_dir}", f"--redis-url={redis_url}"],
+                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    state_file = run_dir / "cluster.json"
+    deadline = time.monotonic() + 90
+    while not state_file.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the cluster did not start:\n{output.read_text()[-3000:]}")
+        time.sleep(0.1)
+    running = Running(proc, json.loads(state_file.read_text()), output)
+    try:
+        yield running
+    finally:
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C does
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        flush(redis_url)
+    printed = output.read_text()
+    assert code == 0, printed[-3000:]
+    assert "stopping the cluster" in printed
+    left = [name for name, pid in running.state["pids"].items() if _alive(pid)]
+    assert not left, f"still running after Ctrl-C: {left}"
+    access = (run_dir / "logs" / "nginx.log").read_text()
+    # nginx logs a websocket when it ends: with ws_logged the caller's sockets have ended.
+    assert "GET /ws/" in access or not ws_logged
+    assert "token=" not in access  # tickets stay out of nginx's log

@@ -108,10 +108,10 @@ def open_board(browser: Browser, live_server: Any, demo: dict[str, Any],
     assert not unexpected, unexpected
 
 
-def login(page: Page, base_url: str, username: str) -> None:
+def login(page: Page, base_url: str, username: str, password: str | None = None) -> None:
     page.goto(f"{base_url}/#/login")
     page.get_by_test_id("login-username").fill(username)
-    page.get_by_test_id("login-password").fill(f"{username}-pass")
+    page.get_by_test_id("login-password").fill(password or f"{username}-pass")
     page.get_by_test_id("login-submit").click()
     page.wait_for_selector('[data-testid="sprint-item"]')
 
