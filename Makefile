@@ -53,6 +53,7 @@ cluster: $(STAMP) system-deps
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy api signaling peer
 
 # Every suite on the embedded default (SQLite + in-memory broker), then the
 # database-backed suites again on the real PostgreSQL. A missing PostgreSQL or
