@@ -1,0 +1,1 @@
+"""A minimal Django Channels app doing what Watercooler does on the benchmark's workloads."""
