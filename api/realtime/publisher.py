@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -89,12 +90,27 @@ def _encode_batch(events: Iterable[OutboxEvent]) -> tuple[list[OutboxEvent], byt
     return chosen, ('{"events":[' + ",".join(wire) + "]}").encode()
 
 
+_local = threading.local()
+
+
+def _client() -> httpx.Client:
+    """This thread's HTTP client: kept-alive connections to the realtime server.
+
+    A new client per POST (``httpx.post``) builds an SSL context each time, which cost
+    ~50 ms per delivery (bench/results/REPORT.md, end-to-end workload).
+    """
+    client: httpx.Client | None = getattr(_local, "client", None)
+    if client is None:
+        client = _local.client = httpx.Client()
+    return client
+
+
 def _post(body: bytes, events: list[OutboxEvent]) -> list[dict[str, object]]:
     url = settings.REALTIME_URL.rstrip("/") + "/events/"
     headers = sign_body(body, secret=settings.REALTIME_SECRET, timestamp=int(time.time()))
     try:
-        response = httpx.post(url, content=body, headers=headers,
-                              timeout=settings.REALTIME_TIMEOUT)
+        response = _client().post(url, content=body, headers=headers,
+                                  timeout=settings.REALTIME_TIMEOUT)
     except httpx.HTTPError as exc:
         raise DeliveryError(f"{url} unreachable for sprints {_sprints(events)}: {exc}") from exc
     if response.status_code != 200:
