@@ -593,20 +593,21 @@ def _bounds(data: dict[str, Any]) -> list[str]:
               None)
     ws = next((r for r in e2e if r["subject"] == "watercooler" and r.get("shared_httpx")), None)
     if we and (we["last"]["p50"] or 0) > 15:
-        ms = data["workloads"]["e2e"].get("httpx_client_ms")
         out += [f"**REST → 100 subscribers** ({_f(we['last']['p50'], 1)} ms p50): the PATCH "
                 f"itself is answered in {_f(we['rest_answer']['p50'], 1)} ms (Django + DRF + "
                 "the outbox row on SQLite, one gunicorn worker); the first subscriber has the "
                 f"event at {_f(we['first']['p50'], 1)} ms and the last "
                 f"{_f((we['last']['p50'] or 0) - (we['first']['p50'] or 0), 1)} ms later. "
-                "Between the answer and the first delivery is the outbox delivery thread, and "
-                "most of it is `httpx.post` in `api/realtime/publisher.py` building a new "
-                f"`httpx.Client` per delivery ({_f(ms, 1)} ms each on this machine)."]
+                "Between the answer and the first delivery is the outbox delivery thread "
+                "(wake-up, outbox query, the signed POST on a kept-alive connection, marking "
+                "the row delivered). Django's own cost of the PATCH bounds the rest (profile "
+                "below); the realtime server's share is the gap from first to last subscriber. "
+                "Until 2026-11-25 the publisher built a new `httpx.Client` (and SSL context) "
+                "per POST, which cost ~30-50 ms per delivery (62 ms p50 end to end)."]
         if ws:
-            out += [f"The experiment row (same run, `bench/experiments/shared_httpx`: one "
-                    f"shared client) brings the p50 to {_f(ws['last']['p50'], 1)} ms; what "
-                    f"remains is Django's own {_f(ws['rest_answer']['p50'], 1)} ms for the "
-                    "PATCH. Fix for the API: keep one `httpx.Client` per delivery worker."]
+            out += [f"The experiment row (`bench/experiments/shared_httpx`: one process-wide "
+                    f"client instead of one per thread) gives {_f(ws['last']['p50'], 1)} ms: "
+                    "no difference left to win there."]
         prof = we.get("profile")
         if prof and "error" not in prof:
             out += ["", "py-spy on gunicorn during the PATCHes (inclusive, selected frames):",
