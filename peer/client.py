@@ -128,13 +128,16 @@ class Peer:
     async def connect(cls, url: str, token: str | None = None, *, timeout: float = 10.0,
                       **options: Any) -> Peer:
         """Create, connect and wait for ``welcome``; close again if that fails."""
-        peer = cls(url, token, **options)
+        return await cls(url, token, **options).started(timeout)
+
+    async def started(self, timeout: float = 10.0) -> Peer:
+        """``start``, closing again if that fails; returns the peer."""
         try:
-            await peer.start(timeout=timeout)
+            await self.start(timeout=timeout)
         except BaseException:
-            await peer.close()
+            await self.close()
             raise
-        return peer
+        return self
 
     async def start(self, timeout: float = 10.0) -> None:
         """Start connecting and wait (up to ``timeout`` s) for the first ``welcome``."""
@@ -401,10 +404,5 @@ async def join(api: ApiClient, sprint: int, *, realtime: str | None = None,
     peer = Peer(override_realtime(ticket.url, realtime), ticket.token, last_seq=snapshot.seq,
                 refetch=lambda: api.snapshot(sprint), renew=renew, **options)
     peer.board.load(snapshot.sprint, snapshot.tasks)
-    try:
-        await peer.start(timeout=timeout)
-    except BaseException:
-        await peer.close()
-        raise
-    return peer
+    return await peer.started(timeout)
 

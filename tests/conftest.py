@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.redis_util import delete_prefix, new_prefix, require_redis
 from tests.servers import RealtimeServer
 
 
@@ -36,3 +37,13 @@ def sprints() -> Iterator[int]:
 def sprint(sprints: Iterator[int]) -> int:
     """A sprint id of its own per test, so tests sharing a server don't see each other."""
     return next(sprints)
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own, deleted afterwards (a missing Redis fails)."""
+    client = require_redis()
+    value = new_prefix()
+    yield value
+    delete_prefix(client, value)
+    client.close()

@@ -20,7 +20,7 @@ from websockets.asyncio.client import connect as ws_connect
 
 from peer.client import Peer
 from peer.signaling import Transport
-from tests.redis_util import REDIS_URL, RedisServer, delete_prefix, new_prefix, require_redis
+from tests.redis_util import REDIS_URL, RedisServer
 from tests.servers import RealtimeServer, make_token
 from tests.signaling.conftest import Client
 
@@ -37,16 +37,6 @@ Peers = Callable[..., Awaitable[Peer]]
 class StartNodes(Protocol):
     def __call__(self, n: int, *args: str, broker: str = ...,
                  prefix: str | None = ...) -> list[RealtimeServer]: ...
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    """A Redis key prefix of this test's own, deleted afterwards."""
-    client = require_redis()
-    value = new_prefix()
-    yield value
-    delete_prefix(client, value)
-    client.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -17,7 +17,7 @@ from signaling.broker import Broker, BrokerError, Envelope, MemoryBroker, PeerIn
 from signaling.history import EventStatus, History
 from signaling.metrics import Metrics
 from signaling.redis_broker import RedisBroker, redact
-from tests.redis_util import REDIS_URL, delete_prefix, new_prefix, require_redis
+from tests.redis_util import REDIS_URL
 
 pytestmark = pytest.mark.redis
 
@@ -36,15 +36,6 @@ class Node:
 
 
 NodeFactory = Callable[..., Awaitable[Node]]
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    client = require_redis()
-    value = new_prefix()
-    yield value
-    delete_prefix(client, value)
-    client.close()
 
 
 @pytest.fixture
