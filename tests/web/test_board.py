@@ -16,10 +16,20 @@ def _center(box: dict[str, float], dy: float = 0) -> tuple[float, float]:
     return box["x"] + box["width"] / 2, box["y"] + min(box["height"] / 2 + dy, box["height"] - 5)
 
 
+def _box(locator: Any) -> dict[str, float]:
+    """The element's box; a board re-rendering under us (a live event) is waited out."""
+    for _ in range(50):
+        expect(locator).to_be_visible()
+        box = locator.bounding_box()
+        if box is not None:
+            return dict(box)
+    raise AssertionError(f"{locator} never settled")
+
+
 def start_drag(page: Page, task_id: int, status: str) -> None:
     """Press on a card and move the pointer over a column, without dropping."""
-    x0, y0 = _center(card(page, task_id).bounding_box())
-    x1, y1 = _center(column(page, status).bounding_box(), dy=40)
+    x0, y0 = _center(_box(card(page, task_id)))
+    x1, y1 = _center(_box(column(page, status)), dy=40)
     page.mouse.move(x0, y0)
     page.mouse.down()
     for i in range(1, 16):
@@ -70,6 +80,7 @@ def test_client_without_webrtc_sees_and_sends_ghosts_by_relay(
     expect(ghost(cy, task.id)).to_contain_text("ana")
     screenshot(cy, "2-ghost-by-relay")
     ana.mouse.up()
+    expect(column(cy, "done").locator(f'[data-task-id="{task.id}"]')).to_be_visible()
 
     start_drag(cy, other.id, "not_started")
     expect(ghost(ana, other.id)).to_contain_text("cy")
