@@ -23,6 +23,7 @@ from signaling.events import EventsHandler
 from signaling.framing import text_frame
 from signaling.handlers import HealthHandler, IndexHandler, MetricsHandler
 from signaling.history import History
+from signaling.keepalive import Keepalive
 from signaling.metrics import Metrics
 from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
 from signaling.sprint import SprintHandler
@@ -122,6 +123,8 @@ class ScrumApplication(tornado.web.Application):
                                         max_size=config.replay_cache_size)
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: One timer pings every connection (Tornado's own pinger is a task per socket).
+        self.keepalive = Keepalive(config.ping_interval) if config.ping_interval > 0 else None
         routes: list[Any] = [
             (r"/", IndexHandler),
             (r"/healthz", HealthHandler),
@@ -131,8 +134,7 @@ class ScrumApplication(tornado.web.Application):
         ]
         super().__init__(
             routes,
-            websocket_ping_interval=config.ping_interval or None,
-            websocket_ping_timeout=config.ping_interval or None,
+            websocket_ping_interval=None,  # self.keepalive pings instead
             websocket_max_message_size=config.max_message_size,
             compress_response=False,
             log_function=_log_request,
@@ -232,6 +234,8 @@ class ScrumApplication(tornado.web.Application):
     async def shutdown(self) -> None:
         """Close every socket with 1001 and wait (up to the grace period) for them to go."""
         self.closing = True
+        if self.keepalive is not None:
+            self.keepalive.stop()
         conns = list(self.peers.values())
         log.info("shutting down: closing %d connections with 1001", len(conns))
         for conn in conns:

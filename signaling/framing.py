@@ -20,12 +20,15 @@ import struct
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
-__all__ = ["framed_stream", "text_frame", "write_framed"]
+__all__ = ["PING_FRAME", "framed_stream", "text_frame", "write_framed"]
 
 _FIN_TEXT = 0x81
 _HEAD_SHORT = struct.Struct("!BB")
 _HEAD_16 = struct.Struct("!BBH")
 _HEAD_64 = struct.Struct("!BBQ")
+
+#: A server-to-client ping with no payload (FIN + opcode 0x9, length 0).
+PING_FRAME = b"\x89\x00"
 
 
 def text_frame(payload: bytes) -> bytes:

@@ -59,6 +59,7 @@ class Close(IntEnum):
     FORBIDDEN = 4003  # token valid but for another sprint
     FLOOD = 4008  # far over the frame-rate limit
     SLOW_CONSUMER = 4009  # client did not read its frames; its outbound buffer overflowed
+    PING_TIMEOUT = 4010  # no pong to the server's last websocket ping within the interval
 
 
 class ErrorCode(StrEnum):

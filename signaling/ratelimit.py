@@ -15,6 +15,8 @@ T = TypeVar("T")
 class TokenBucket:
     """``rate`` tokens per second, at most ``burst`` saved up; starts full."""
 
+    __slots__ = ("_clock", "_stamp", "_tokens", "burst", "rate")
+
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
                  ) -> None:
         self.rate = rate
@@ -53,6 +55,8 @@ class MoveCoalescer(Generic[T]):
     Bounded: one pending move per task and at most ``max_tasks`` tasks; ``hold`` refuses a
     new task past that. The flush runs on a ``loop.call_later`` timer, so nothing waits.
     """
+
+    __slots__ = ("_pending", "_send", "_timer", "bucket", "max_tasks")
 
     def __init__(self, bucket: TokenBucket, send: Callable[[T], None], *, max_tasks: int = 64
                  ) -> None:

@@ -13,11 +13,12 @@ import secrets
 from typing import TYPE_CHECKING, Any, cast
 
 import tornado.websocket
+from tornado.httputil import HTTPHeaders
 from tornado.iostream import StreamClosedError
 
 from signaling.auth import ANONYMOUS, AuthError, User, verify_ticket
 from signaling.broker import Envelope, PeerInfo
-from signaling.framing import framed_stream, text_frame, write_framed
+from signaling.framing import PING_FRAME, framed_stream, text_frame, write_framed
 from signaling.protocol import (
     Channels,
     ClientMessage,
@@ -44,6 +45,19 @@ __all__ = ["SprintHandler"]
 log = logging.getLogger(__name__)
 
 _KNOWN_CLOSES = {str(int(c)) for c in Close}
+
+
+class _NoHeaders(HTTPHeaders):
+    """Empty and read-only: stands in for the request's and the 101's headers once a
+    connection is open, one shared instance for every connection."""
+
+    def _refuse(self, *args: object) -> None:
+        raise TypeError("the headers of an open websocket cannot change")
+
+    add = __setitem__ = __delitem__ = _refuse  # type: ignore[assignment]
+
+
+_NO_HEADERS = _NoHeaders()
 _MAX_SPRINT_DIGITS = 18  # a sprint id fits a 64-bit integer
 
 
@@ -83,8 +97,8 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         self._flood = TokenBucket(config.flood_rate, config.flood_rate)
         self._relays = TokenBucket(config.relay_rate, config.relay_rate)
         self._signals = TokenBucket(config.signal_rate, config.signal_burst)
-        self._moves: MoveCoalescer[Relay] = MoveCoalescer(
-            self._relays, self._flush_move, max_tasks=config.coalesce_tasks)
+        #: Made on the first move over the rate (most connections never drag that fast).
+        self._moves: MoveCoalescer[Relay] | None = None
 
     @property
     def scrum(self) -> ScrumApplication:
@@ -119,8 +133,27 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             return
         log.info("sprint %s peer %s: connected as %s (%s)", self.sprint, self.peer_id,
                  self.user.username, self.request.remote_ip)
+        self._shed_handshake()
+        if self.scrum.keepalive is not None:
+            self.scrum.keepalive.add(self)
         self._joined = asyncio.ensure_future(self._join())
         await self._joined
+
+    def _shed_handshake(self) -> None:
+        """Drop what only the handshake needed; a connection lives for hours.
+
+        The request headers (a browser's carry its cookies), the query string with the
+        ticket (held four times over: uri, query, arguments, query_arguments), the 101's
+        response headers and the template helpers Tornado gives every handler are never
+        read again once the connection is open.
+        """
+        request = self.request
+        request.headers = _NO_HEADERS
+        request.uri = request.path
+        request.query = ""
+        request.arguments = request.query_arguments = request.body_arguments = {}
+        self._headers = _NO_HEADERS
+        self.ui = None  # type: ignore[assignment]
 
     def _authenticate(self) -> User:
         config = self.scrum.config
@@ -191,7 +224,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             return
         task = _drag_task(msg.data)
         is_move = task is not None and msg.data.get("phase") == "move"
-        if task is not None and self._moves.discard(task):
+        if task is not None and self._moves is not None and self._moves.discard(task):
             self.scrum.metrics.coalesced.inc()  # superseded by this newer update
         if self._relays.take():
             await self._forward_relay(msg)
@@ -204,6 +237,9 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
                 f"relay over {_number(self._relays.rate)} frames/s dropped"))
 
     def _hold_move(self, task: int, msg: Relay) -> None:
+        if self._moves is None:
+            self._moves = MoveCoalescer(self._relays, self._flush_move,
+                                        max_tasks=self.scrum.config.coalesce_tasks)
         held = self._moves.hold(task, msg)
         if held is None:
             self.scrum.metrics.dropped.labels("coalesce_full").inc()
@@ -355,20 +391,54 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         self.scrum.metrics.dropped.labels("slow_consumer").inc()
         self.close(Close.SLOW_CONSUMER, "slow consumer")
 
+    # keepalive (signaling.keepalive) ------------------------------------------------------
+    ping_slot = -1
+    awaiting_pong = False
+
+    def send_ping(self) -> bool:
+        """Write a websocket ping behind whatever is queued; False if closed."""
+        if self._closing:
+            return False
+        stream = framed_stream(self.ws_connection)
+        try:
+            if stream is None:  # TLS or compression: Tornado writes it
+                self.ping()
+                return True
+            written = write_framed(stream, PING_FRAME, queued=self._unsent() > 0)
+        except (tornado.websocket.WebSocketClosedError, StreamClosedError):
+            return False
+        if written is not None:
+            self._last_write = written
+        return True
+
+    def on_pong(self, data: bytes) -> None:
+        self.awaiting_pong = False
+
+    def ping_timed_out(self) -> None:
+        log.info("sprint %s peer %s: no pong to the last ping; closing", self.sprint,
+                 self.peer_id)
+        self.close(Close.PING_TIMEOUT, "ping timed out")
+
     # closing ------------------------------------------------------------------------------
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if not self._closing:
             self._closing = True
-            self._moves.cancel()
+            self._stop_timers()
             self.scrum.metrics.closes.labels(str(code or Close.NORMAL)).inc()
             log.info("sprint %s peer %s: closing with %s %s", self.sprint, self.peer_id,
                      code, reason or "")
         super().close(code, reason)
 
+    def _stop_timers(self) -> None:
+        if self._moves is not None:
+            self._moves.cancel()
+        if self.scrum.keepalive is not None:
+            self.scrum.keepalive.discard(self)
+
     def on_close(self) -> None:
         if not self._closing:  # the client closed, or the connection dropped
             self._closing = True
-            self._moves.cancel()
+            self._stop_timers()
             code = str(self.close_code) if self.close_code is not None else "1006"
             self.scrum.metrics.closes.labels(code if code in _KNOWN_CLOSES else "other").inc()
         log.info("sprint %s peer %s: closed (client code %s)", self.sprint, self.peer_id,

@@ -23,6 +23,7 @@ export const Close = Object.freeze({
   FORBIDDEN: 4003, // token is for another sprint
   FLOOD: 4008, // far over the frame-rate limit: back off
   SLOW_CONSUMER: 4009, // we did not read fast enough: reconnect and resume
+  PING_TIMEOUT: 4010, // no pong to the server's ping in time: reconnect and resume
 });
 
 /** `code` of an `error` frame; the connection stays open after each. */
