@@ -12,10 +12,7 @@ from typing import Any, Protocol
 import pytest
 
 from peer.client import Peer
-from tests.servers import ROOT, RealtimeServer, make_token, sign
-
-needs_server = pytest.mark.skipif(not (ROOT / "watercooler.py").exists(),
-                                  reason="watercooler.py is not written yet")
+from tests.servers import RealtimeServer, make_token, sign
 
 
 class PeerFactory(Protocol):

@@ -7,10 +7,8 @@ import asyncio
 from peer.client import Peer, ReceivedDrag
 from peer.ice import block_all
 from peer.remote import Link
-from tests.peer.conftest import PeerFactory, all_see, needs_server, until
+from tests.peer.conftest import PeerFactory, all_see, until
 from tests.servers import RealtimeServer
-
-pytestmark = needs_server
 
 
 def collect(peer: Peer) -> list[ReceivedDrag]:

@@ -10,10 +10,8 @@ import pytest
 from peer.client import Peer, ReceivedDrag
 from peer.mesh import Mesh
 from peer.remote import Link
-from tests.peer.conftest import PeerFactory, all_see, needs_server, until
+from tests.peer.conftest import PeerFactory, all_see, until
 from tests.servers import RealtimeServer, make_token
-
-pytestmark = needs_server
 
 
 def collect(peer: Peer) -> list[ReceivedDrag]:

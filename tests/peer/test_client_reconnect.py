@@ -10,10 +10,8 @@ import pytest
 
 from peer.client import Peer, ReceivedDrag
 from peer.signaling import Transport, default_connect
-from tests.peer.conftest import PeerFactory, all_see, needs_server, peer_factory, post_events, until
+from tests.peer.conftest import PeerFactory, all_see, peer_factory, post_events, until
 from tests.servers import RealtimeServer
-
-pytestmark = needs_server
 
 
 def task_event(sprint: int, seq: int) -> dict[str, Any]:
