@@ -181,9 +181,10 @@ def _connections(data: dict[str, Any]) -> list[str]:
           _f(r["alive_after_idle"])] for r in rows])
     out += ["'server CPU / connect' is everything a join costs the server (handshake, ticket, "
             "welcome, presence to the sprint's other peers, logging) until the connection is "
-            "idle. Watercooler's idle CPU is its websocket pings (Tornado's ping task per "
-            "connection, ping and pong); at the default 20 s interval it is a quarter of the "
-            "figure here. The naive server sends no pings; daphne pings every 20 s.", ""]
+            "idle. Watercooler's idle CPU is its websocket pings (one timer for the node: "
+            "writing each ping, reading each pong); at the default 20 s interval it is a "
+            "quarter of the figure here. The naive server sends no pings; daphne pings every "
+            "20 s.", ""]
     return out
 
 
@@ -559,16 +560,16 @@ def _bounds(data: dict[str, Any]) -> list[str]:
                              f"`{w}` {_f(k, 2)}" for w, k in heap["top_lines_kib"][:5]) +
                          " (KiB per connection). Watercooler's own state (signaling) is the "
                          "small part; Tornado's request, handler, IOStream and websocket "
-                         "objects and the per-connection ping task (asyncio) are most of it.")
+                         "objects are most of it.")
             if nv:
                 ref = max(nv, key=lambda r: r["n"])
                 line += (f" A bare Tornado websocket without pings (the naive server, N = "
                          f"{_f(ref['n'])}) costs {_f(ref['rss_per_conn_kib'], 1)} KiB of RSS: "
-                         "the 16 KiB target is about what Tornado itself takes. Reaching it "
-                         "would mean shrinking Tornado's objects (e.g. dropping the handshake "
-                         "request's headers once open) and one shared ping timer instead of "
-                         "Tornado's ping task per connection; neither is in the fan-out path "
-                         "this work owns.")
+                         "the 16 KiB target is about what Tornado itself takes. Watercooler "
+                         "already pings every connection from one timer and drops the "
+                         "handshake's headers, query string and template helpers once a "
+                         "connection is open (docs/architecture.md); what is left is "
+                         "Tornado's own objects per connection.")
             out += [line, ""]
     rel = _rows(data, "relay")
     wr, nr = _find(rel, subject="watercooler"), _find(rel, subject="naive")
