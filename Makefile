@@ -76,7 +76,7 @@ test-js:
 
 # Benchmarks (bench/README.md): their own pinned deps on top of the dev ones. `make bench`
 # is the quick run (a few minutes, bench/results/quick/, not committed); `make bench-full`
-# writes the committed report bench/results/REPORT.md (about 20 minutes).
+# writes the committed report bench/results/REPORT.md (10 to 20 minutes).
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt

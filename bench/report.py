@@ -154,10 +154,10 @@ def _machine(data: dict[str, Any]) -> list[str]:
         f"- **Load average** before / after: {' / '.join(_f(x, 2) for x in m['load_before'])}"
         f" → {' / '.join(_f(x, 2) for x in m.get('load_after', []))}",
         f"- **Versions:** {versions}",
-        "- **Shared machine:** a 2-core development machine where other sessions were "
-        "running test suites at the same time; the servers, the load generator and those "
-        "share the two cores. Absolute numbers move by ±20 % between runs; ratios within "
-        "a run are steadier. Everything runs on loopback.",
+        f"- **One machine:** the servers under test and the load generators share its "
+        f"{m['cores']} cores, and everything runs on loopback. On a busy machine (a load "
+        "average near the core count before the run) absolute numbers move by ±20 % between "
+        "runs; ratios within one run are steadier.",
         *[f"- **Note:** {note}" for note in data.get("notes", [])], ""]
 
 
@@ -506,7 +506,8 @@ def _profile_lines(profile: dict[str, Any] | None, key: str = "self_by_function"
 
 def _bounds(data: dict[str, Any]) -> list[str]:
     """Evidence for each missed target: the same run's floors, splits and profiles."""
-    out = ["## What bounds the misses", ""]
+    misses = any(row[2] == "**missed**" for row in _targets(data))
+    out = ["## What bounds the misses" if misses else "## Where the time goes", ""]
     fan = _rows(data, "fanout")
     hs = _headline(data)
     wc, floor = (_find(fan, subject=s, subscribers=hs) for s in ("watercooler", "floor"))
@@ -525,8 +526,9 @@ def _bounds(data: dict[str, Any]) -> list[str]:
                 f"{_ratio(_get(naive, 'closed', 'cpu_us_per_frame'), cpu)} below the naive loop; "
                 "what is left is the kernel's. On loopback a `send()` also runs the receiving "
                 "socket's TCP input and wakes the reader in the sender's context, so the "
-                "kernel share here is larger than it would be towards a network card; the "
-                "12 µs target assumed a cheaper send than this virtual machine gives.", ""]
+                "kernel share here is larger than it would be towards a network card" +
+                ("; the 12 µs target assumed a cheaper send than this virtual machine gives."
+                 if cpu > 12 else "."), ""]
         prof = next((r.get("profile") for r in fan
                      if r["subject"] == "watercooler" and r.get("profile")), None)
         if prof:
