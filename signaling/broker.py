@@ -122,7 +122,6 @@ class Broker(ABC):
     async def unsubscribe(self, sprint: int) -> None:
         """This node's last connection of ``sprint`` left."""
 
-    @abstractmethod
     async def publish(self, envelope: Envelope) -> None:
         """Deliver ``envelope`` on every node subscribed to its sprint, this one included.
 
@@ -130,6 +129,15 @@ class Broker(ABC):
         state. An ``event`` envelope must follow an accepted ``record_event`` of the same
         frame: a shared transport may have sent it to the other nodes already, atomically
         with recording it, and then only delivers it here.
+        """
+        self.publish_now(envelope)
+
+    @abstractmethod
+    def publish_now(self, envelope: Envelope) -> None:
+        """``publish`` without waiting: this node's connections get it now, other nodes'
+        are queued for the transport (bounded; dropped and counted when full or down).
+
+        The hot path of relays, which need no answer from the transport.
         """
 
     async def direct(self, envelope: Envelope) -> None:
@@ -185,7 +193,7 @@ class MemoryBroker(Broker):
     async def unsubscribe(self, sprint: int) -> None:
         pass
 
-    async def publish(self, envelope: Envelope) -> None:
+    def publish_now(self, envelope: Envelope) -> None:
         self.deliver(envelope)
 
     async def join(self, sprint: int, peer: PeerInfo) -> None:

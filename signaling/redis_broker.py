@@ -303,7 +303,7 @@ class RedisBroker(Broker):
             except _ERRORS as exc:
                 self._down(exc)
 
-    async def publish(self, envelope: Envelope) -> None:
+    def publish_now(self, envelope: Envelope) -> None:
         """Deliver here now; other nodes get it through Redis (events: ``record_event``)."""
         self._deliver_local(envelope)
         if envelope.kind != "event":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import tornado.websocket
@@ -180,15 +181,24 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         await scrum.announce(self, info)
 
     # inbound ------------------------------------------------------------------------------
-    async def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        """Handle one client frame.
+
+        What needs nothing from the broker but a send (a relay to the whole sprint, a
+        ``channels`` report, debug text) is handled here and now. Only what must wait
+        for the broker (named recipients, signals, resume) returns an awaitable; Tornado
+        awaits it before it reads the client's next frame, so one client's frames are
+        still handled in order. Not wrapping every frame in a task is most of the cost of
+        a relay.
+        """
         if self._closing:
-            return
+            return None
         metrics = self.scrum.metrics
         if not self._flood.take():
             log.warning("sprint %s peer %s: flooding, closing", self.sprint, self.peer_id)
             metrics.dropped.labels("flood").inc()
             self.close(Close.FLOOD, "too many frames")
-            return
+            return None
         if self.scrum.config.debug:
             log.debug("sprint %s peer %s: <- %.200r", self.sprint, self.peer_id, message)
         try:
@@ -196,14 +206,24 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         except ProtocolError as exc:
             if exc.code is ErrorCode.BAD_JSON and self.scrum.config.debug:
                 metrics.frames_in.labels("raw").inc()
-                await self._forward_raw(cast(str, message))
-                return
+                self._forward_raw(cast(str, message))
+                return None
             metrics.frames_in.labels("invalid").inc()
             self._error(exc)
-            return
+            return None
         metrics.frames_in.labels(msg.type).inc()
+        match msg:
+            case Relay(to=None):
+                self._guarded(self._relay, msg)
+            case Channels():
+                self.scrum.report_channels(self, msg.peers)
+            case _:
+                return self._dispatch(msg)
+        return None
+
+    def _guarded(self, handle: Callable[[Relay], None], msg: Relay) -> None:
         try:
-            await self._dispatch(msg)
+            handle(msg)
         except (ValueError, RecursionError):  # data that decodes but cannot be re-encoded
             self._error(ProtocolError(ErrorCode.BAD_FIELD, "data: cannot be forwarded",
                                       field="data"))
@@ -211,23 +231,21 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
     async def _dispatch(self, msg: ClientMessage) -> None:
         match msg:
             case Relay():
-                await self._on_relay(msg)
+                if await self._peers_present(cast(tuple[str, ...], msg.to)):
+                    self._guarded(self._relay, msg)
             case Signal():
                 await self._on_signal(msg)
             case Resume():
                 await self._on_resume(msg)
-            case Channels():
-                self.scrum.report_channels(self, msg.peers)
 
-    async def _on_relay(self, msg: Relay) -> None:
-        if msg.to is not None and not await self._peers_present(msg.to):
-            return
+    def _relay(self, msg: Relay) -> None:
+        """Forward a relay whose recipients are known to be here: rate limit, coalesce."""
         task = _drag_task(msg.data)
         is_move = task is not None and msg.data.get("phase") == "move"
         if task is not None and self._moves is not None and self._moves.discard(task):
             self.scrum.metrics.coalesced.inc()  # superseded by this newer update
         if self._relays.take():
-            await self._forward_relay(msg)
+            self._forward_relay(msg)
         elif is_move and task is not None:
             self._hold_move(task, msg)
         else:
@@ -248,12 +266,12 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
 
     def _flush_move(self, msg: Relay) -> None:
         if not self._closing:
-            self.scrum.spawn(self._forward_relay(msg))
+            self._forward_relay(msg)
 
-    async def _forward_relay(self, msg: Relay) -> None:
+    def _forward_relay(self, msg: Relay) -> None:
         frame = encode(relay_frame(self.peer_id, msg.data)).encode()
         self.scrum.metrics.relayed.labels(str(self.sprint)).inc()
-        await self.scrum.broker.publish(
+        self.scrum.broker.publish_now(
             Envelope(self.sprint, frame, "relay", exclude=self.peer_id, to=msg.to))
 
     async def _on_signal(self, msg: Signal) -> None:
@@ -295,9 +313,9 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             if not self.send(frame):
                 return
 
-    async def _forward_raw(self, text: str) -> None:
+    def _forward_raw(self, text: str) -> None:
         """Debug mode: the seed's walkthrough, a non-JSON frame goes as-is to the others."""
-        await self.scrum.broker.publish(
+        self.scrum.broker.publish_now(
             Envelope(self.sprint, text.encode(), "raw", exclude=self.peer_id))
 
     def _error(self, exc: ProtocolError) -> None:
