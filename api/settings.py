@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
 def env_str(name: str, default: str) -> str:
@@ -220,12 +221,24 @@ OUTBOX_RETENTION_DAYS = env_float("OUTBOX_RETENTION_DAYS", 7)
 
 # --- Logging ----------------------------------------------------------------------------
 
+# LOG_FORMAT: `text` (default) or `json` (one JSON object per line, for a log collector;
+# the realtime server takes the same variable).
+LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
+if LOG_FORMAT not in ("text", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be text or json, not {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "{levelname}{name}{message}", "style": "{", "timestamp": True,
+                 "rename_fields": {"levelname": "level", "name": "logger"}},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "loggers": {
         "api": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+        # server errors (500s, with their traceback) in the same stream and format
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
     },
 }

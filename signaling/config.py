@@ -63,6 +63,9 @@ class Config:
     max_buffer: int = 1024 * 1024
     #: Seconds to wait for sockets to close on shutdown.
     shutdown_grace: float = 2.0
+    #: ``text`` (one line per record) or ``json`` (one JSON object per line, with
+    #: ``sprint`` and ``peer`` fields on a connection's records).
+    log_format: str = "text"
 
     @property
     def ice_server_list(self) -> list[dict[str, list[str]]]:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 import tornado.httpserver
+from pythonjsonlogger.json import JsonFormatter
 from tornado.options import OptionParser
 
 from signaling.app import ScrumApplication
@@ -25,6 +26,8 @@ from signaling.turn import check_turn_urls
 __all__ = ["build_config", "main", "make_parser", "normalize_argv", "serve"]
 
 log = logging.getLogger(__name__)
+
+LOG_FORMATS = ("text", "json")
 
 #: ``POST /events/`` may be 1 MiB (answered 413 above); anything far larger is cut off.
 MAX_BODY_SIZE = 4 * 1024 * 1024
@@ -71,6 +74,9 @@ def make_parser() -> OptionParser:
              help="seconds between websocket pings (0: none)")
     p.define("max_buffer", default=d.max_buffer, type=int,
              help="unsent bytes to one client before closing it with 4009")
+    p.define("log_format", default=None, type=str,
+             help=f"{' or '.join(LOG_FORMATS)}: one JSON object per line for a log "
+                  f"collector (env LOG_FORMAT; default {d.log_format})")
     return p
 
 
@@ -120,6 +126,10 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
                                                                Config().turn_ttl)
     if turn_ttl <= 0:
         raise ValueError("--turn-ttl must be positive")
+    log_format = (o.log_format or env.get("LOG_FORMAT") or Config().log_format).lower()
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"--log-format must be {' or '.join(LOG_FORMATS)}, not "
+                         f"{log_format!r}")
     return Config(
         turn_urls=tuple(turn_urls), turn_secret=turn_secret, turn_ttl=turn_ttl,
         previous_secret=o.previous_secret or env.get("REALTIME_SECRET_PREVIOUS") or None,
@@ -129,12 +139,19 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
         presence_ttl=o.presence_ttl, history_size=o.history_size,
         history_age=o.history_age, relay_rate=o.relay_rate,
         signal_rate=o.relay_rate, max_message_size=o.max_message_size,
-        replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer)
+        replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer,
+        log_format=log_format)
 
 
-def _setup_logging(debug: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _setup_logging(debug: bool, log_format: str = "text") -> None:
+    handler = logging.StreamHandler()
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter(
+            "{levelname}{name}{message}", style="{", timestamp=True,
+            rename_fields={"levelname": "level", "name": "logger"}))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
     if debug:  # Tornado's own access log stays at INFO; ours says more
         logging.getLogger("asyncio").setLevel(logging.INFO)
 
@@ -169,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # tornado.options.Error and bad values
         print(f"watercooler: {exc}", file=sys.stderr)
         return 2
-    _setup_logging(config.debug)
+    _setup_logging(config.debug, config.log_format)
     if config.secret == DEV_SECRET:
         log.warning("*** no --secret or REALTIME_SECRET: using the development secret %r. "
                     "Anyone can forge tickets and events. Never do this in production. ***",

@@ -141,11 +141,11 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             self.user = self._authenticate()
         except AuthError as exc:
             log.info("sprint %s peer %s: refused with %s: %s", self.sprint, self.peer_id,
-                     int(exc.code), exc.reason)
+                     int(exc.code), exc.reason, extra=self._ctx)
             self.close(exc.code, exc.reason)
             return
         log.info("sprint %s peer %s: connected as %s (%s)", self.sprint, self.peer_id,
-                 self.user.username, self.request.remote_ip)
+                 self.user.username, self.request.remote_ip, extra=self._ctx)
         self._shed_handshake()
         if self.scrum.keepalive is not None:
             self.scrum.keepalive.add(self)
@@ -167,6 +167,11 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         request.arguments = request.query_arguments = request.body_arguments = {}
         self._headers = _NO_HEADERS
         self.ui = None  # type: ignore[assignment]
+
+    @property
+    def _ctx(self) -> dict[str, Any]:
+        """Fields of this connection's log records (``--log-format=json`` shows them)."""
+        return {"sprint": self.sprint, "peer": self.peer_id}
 
     def _authenticate(self) -> User:
         config = self.scrum.config
@@ -207,12 +212,14 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             return None
         metrics = self.scrum.metrics
         if not self._flood.take():
-            log.warning("sprint %s peer %s: flooding, closing", self.sprint, self.peer_id)
+            log.warning("sprint %s peer %s: flooding, closing", self.sprint, self.peer_id,
+                        extra=self._ctx)
             metrics.dropped.labels("flood").inc()
             self.close(Close.FLOOD, "too many frames")
             return None
         if self.scrum.config.debug:
-            log.debug("sprint %s peer %s: <- %.200r", self.sprint, self.peer_id, message)
+            log.debug("sprint %s peer %s: <- %.200r", self.sprint, self.peer_id, message,
+                      extra=self._ctx)
         try:
             msg = decode(message)
         except ProtocolError as exc:
@@ -315,11 +322,11 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         if frames is None:
             latest = await broker.latest(self.sprint)
             log.info("sprint %s peer %s: resume since %s: resync (latest %s)", self.sprint,
-                     self.peer_id, msg.since, latest)
+                     self.peer_id, msg.since, latest, extra=self._ctx)
             self.send(encode(resync_frame(latest)).encode())
             return
         log.info("sprint %s peer %s: resume since %s: %d events", self.sprint, self.peer_id,
-                 msg.since, len(frames))
+                 msg.since, len(frames), extra=self._ctx)
         for frame in frames:
             await self._drain()
             if not self.send(frame):
@@ -333,7 +340,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
     def _error(self, exc: ProtocolError) -> None:
         self.scrum.metrics.errors.labels(str(exc.code)).inc()
         log.info("sprint %s peer %s: error %s: %s", self.sprint, self.peer_id, exc.code,
-                 exc.message)
+                 exc.message, extra=self._ctx)
         self.send(encode(exc.to_wire()).encode())
 
     # outbound -----------------------------------------------------------------------------
@@ -414,7 +421,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
 
     def _overflow(self, unsent: int) -> None:
         log.warning("sprint %s peer %s: slow consumer, %d bytes unsent; closing", self.sprint,
-                    self.peer_id, unsent)
+                    self.peer_id, unsent, extra=self._ctx)
         self.scrum.metrics.dropped.labels("slow_consumer").inc()
         self.close(Close.SLOW_CONSUMER, "slow consumer")
 
@@ -440,7 +447,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
 
     def ping_timed_out(self) -> None:
         log.info("sprint %s peer %s: no pong to the last ping; closing", self.sprint,
-                 self.peer_id)
+                 self.peer_id, extra=self._ctx)
         self.close(Close.PING_TIMEOUT, "ping timed out")
 
     # closing ------------------------------------------------------------------------------
@@ -450,7 +457,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             self._stop_timers()
             self.scrum.metrics.closes.labels(str(code or Close.NORMAL)).inc()
             log.info("sprint %s peer %s: closing with %s %s", self.sprint, self.peer_id,
-                     code, reason or "")
+                     code, reason or "", extra=self._ctx)
         super().close(code, reason)
 
     def _stop_timers(self) -> None:
@@ -466,7 +473,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             code = str(self.close_code) if self.close_code is not None else "1006"
             self.scrum.metrics.closes.labels(code if code in _KNOWN_CLOSES else "other").inc()
         log.info("sprint %s peer %s: closed (client code %s)", self.sprint, self.peer_id,
-                 self.close_code)
+                 self.close_code, extra=self._ctx)
         if self._joined is not None:
             self.scrum.spawn(self._leave(self._joined))
 

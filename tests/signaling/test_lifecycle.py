@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -82,3 +84,35 @@ async def test_metrics_follow_connections_and_data_channels(connect: Connect,
             await asyncio.sleep(0.05)
     assert server.metrics()['watercooler_closes_total{code="1000"}'] >= 1
     assert server.metric("watercooler_connections") == base + 1
+
+
+async def test_json_logs_carry_the_sprint_and_peer_of_each_connection(connect: Connect) -> None:
+    """``--log-format=json``: one JSON object per line; a connection's lines name it."""
+    srv = RealtimeServer("--log-format=json")
+    offset = srv.log_path.stat().st_size if srv.log_path.exists() else 0  # appended to
+    srv.start()
+    try:
+        client = await connect(7, server=srv)
+        await client.close()
+        await asyncio.sleep(0.3)
+    finally:
+        srv.stop()
+    with srv.log_path.open() as log:
+        log.seek(offset)
+        lines = [line for line in log.read().splitlines() if line.strip()]
+    records = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert all({"timestamp", "level", "logger", "message"} <= r.keys() for r in records)
+    mine = [r for r in records if r.get("peer") == client.peer]
+    assert mine and all(r["sprint"] == 7 for r in mine)
+    assert any("connected as" in r["message"] for r in mine)
+    assert any("closed" in r["message"] for r in mine)
+
+
+@pytest.mark.parametrize("env", [{}, {"LOG_FORMAT": "xml"}], ids=["flag", "env"])
+def test_an_unknown_log_format_fails_clearly(env: dict[str, str]) -> None:
+    args = [] if env else ["--log-format=xml"]
+    proc = subprocess.run([sys.executable, str(ROOT / "watercooler.py"), f"--port={free_port()}",
+                           *args], cwd=ROOT, capture_output=True, text=True, timeout=20,
+                          env={**os.environ, **env})
+    assert proc.returncode == 2
+    assert "--log-format must be text or json, not 'xml'" in proc.stderr
