@@ -7,6 +7,7 @@ Defaults marked DEV ONLY must be overridden in production.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,20 @@ def env_list(name: str, default: str) -> list[str]:
 
 def env_float(name: str, default: float) -> float:
     return float(env_str(name, str(default)))
+
+
+_RATE = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF throttle rate like `10/minute`; `off` disables it (None)."""
+    value = env_str(name, default).strip().lower()
+    if value == "off":
+        return None
+    if not _RATE.match(value):
+        raise ImproperlyConfigured(f"{name} must look like 10/minute (or be off), "
+                                   f"not {value!r}")
+    return value
 
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # the repository root
@@ -183,7 +198,32 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.error_body_exception_handler",
+    # Rates per client, counted in the cache (CACHE_URL): 429 with Retry-After over them.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
+        "user": env_rate("API_THROTTLE_USER", "3000/minute"),
+        "login": env_rate("API_THROTTLE_LOGIN", "10/minute"),  # POST /api/token/, per IP
+    },
+    # API_NUM_PROXIES: reverse proxies in front of Django that append to X-Forwarded-For
+    # (1 behind the compose/`make cluster` nginx). 0 trusts only the socket's address, so
+    # a client cannot pick its own throttle bucket with a forged header.
+    "NUM_PROXIES": int(env_str("API_NUM_PROXIES", "0")),
 }
+
+# CACHE_URL: where throttle counts live. Default: this process's memory (fine for one
+# process); set redis://host:port/db when several processes or containers serve the API.
+CACHE_URL = env_str("CACHE_URL", "locmem://")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": CACHE_URL}}
+elif CACHE_URL == "locmem://":
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+else:
+    raise ImproperlyConfigured(f"CACHE_URL must be locmem:// or redis://..., not {CACHE_URL!r}")
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Watercooler API",

@@ -6,9 +6,9 @@ The browser client (`web/`) is served at `/` by WhiteNoise (see WHITENOISE_ROOT)
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from api.board.auth import TokenLoginView
 from api.board.views import SprintViewSet, TaskViewSet, UserViewSet
 from api.realtime.views import SprintTicketView
 
@@ -18,7 +18,7 @@ router.register("tasks", TaskViewSet, basename="task")
 router.register("users", UserViewSet, basename="user")
 
 urlpatterns = [
-    path("api/token/", obtain_auth_token, name="api-token"),
+    path("api/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/sprints/<int:pk>/realtime/", SprintTicketView.as_view(), name="sprint-realtime"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

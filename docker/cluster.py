@@ -255,6 +255,8 @@ def service_env(plan: Plan, environ: Mapping[str, str]) -> dict[str, str]:
         "REALTIME_SECRET": environ.get("REALTIME_SECRET") or DEV_REALTIME_SECRET,
         "REALTIME_ALLOWED_ORIGINS": f"{public},http://localhost:{plan.port}",
         "PYTHONUNBUFFERED": "1",
+        # Django sits behind nginx: the client is the last X-Forwarded-For entry.
+        "API_NUM_PROXIES": environ.get("API_NUM_PROXIES", "1"),
     }
 
 

@@ -47,3 +47,12 @@ def prefix() -> Iterator[str]:
     yield value
     delete_prefix(client, value)
     client.close()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttles() -> None:
+    """Each test starts with empty API throttle counts (the cache is per process and the
+    live server runs in this one); tests/api/test_throttling.py tests the limits."""
+    from django.core.cache import cache
+
+    cache.clear()
