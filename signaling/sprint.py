@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any, cast
 
 import tornado.websocket
@@ -46,6 +46,8 @@ __all__ = ["SprintHandler"]
 log = logging.getLogger(__name__)
 
 _KNOWN_CLOSES = {str(int(c)) for c in Close}
+#: What encoding a decoded frame again can raise (e.g. a lone surrogate from a JSON escape).
+_UNFORWARDABLE = (ValueError, RecursionError)
 
 
 class _NoHeaders(HTTPHeaders):
@@ -111,7 +113,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         self._relays = TokenBucket(config.relay_rate, config.relay_rate)
         self._signals = TokenBucket(config.signal_rate, config.signal_burst)
         #: Made on the first move over the rate (most connections never drag that fast).
-        self._moves: MoveCoalescer[Relay] | None = None
+        self._moves: MoveCoalescer[Envelope] | None = None
 
     @property
     def scrum(self) -> ScrumApplication:
@@ -233,65 +235,72 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         metrics.frames_in.labels(msg.type).inc()
         match msg:
             case Relay(to=None):
-                self._guarded(self._relay, msg)
+                try:
+                    self._relay(msg)
+                except _UNFORWARDABLE:
+                    self._unforwardable()
             case Channels():
                 self.scrum.report_channels(self, msg.peers)
             case _:
                 return self._dispatch(msg)
         return None
 
-    def _guarded(self, handle: Callable[[Relay], None], msg: Relay) -> None:
-        try:
-            handle(msg)
-        except (ValueError, RecursionError):  # data that decodes but cannot be re-encoded
-            self._error(ProtocolError(ErrorCode.BAD_FIELD, "data: cannot be forwarded",
-                                      field="data"))
+    def _unforwardable(self) -> None:
+        self._error(ProtocolError(ErrorCode.BAD_FIELD, "data: cannot be forwarded",
+                                  field="data"))
 
     async def _dispatch(self, msg: ClientMessage) -> None:
-        match msg:
-            case Relay():
-                if await self._peers_present(cast(tuple[str, ...], msg.to)):
-                    self._guarded(self._relay, msg)
-            case Signal():
-                await self._on_signal(msg)
-            case Resume():
-                await self._on_resume(msg)
+        try:
+            match msg:
+                case Relay():
+                    if await self._peers_present(cast(tuple[str, ...], msg.to)):
+                        self._relay(msg)
+                case Signal():
+                    await self._on_signal(msg)
+                case Resume():
+                    await self._on_resume(msg)
+        except _UNFORWARDABLE:
+            self._unforwardable()
 
     def _relay(self, msg: Relay) -> None:
-        """Forward a relay whose recipients are known to be here: rate limit, coalesce."""
+        """Forward a relay whose recipients are known to be here: rate limit, coalesce.
+
+        It is encoded first, so a frame that cannot be (``_UNFORWARDABLE``) is refused
+        here and now, and what the coalescer holds is ready to send.
+        """
+        envelope = Envelope(self.sprint, encode(relay_frame(self.peer_id, msg.data)).encode(),
+                            "relay", exclude=self.peer_id, to=msg.to)
         task = _drag_task(msg.data)
         is_move = task is not None and msg.data.get("phase") == "move"
         if task is not None and self._moves is not None and self._moves.discard(task):
             self.scrum.metrics.coalesced.inc()  # superseded by this newer update
         if self._relays.take():
-            self._forward_relay(msg)
+            self._forward_relay(envelope)
         elif is_move and task is not None:
-            self._hold_move(task, msg)
+            self._hold_move(task, envelope)
         else:
             self.scrum.metrics.dropped.labels("rate_limited").inc()
             self._error(ProtocolError(
                 ErrorCode.RATE_LIMITED,
                 f"relay over {_number(self._relays.rate)} frames/s dropped"))
 
-    def _hold_move(self, task: int, msg: Relay) -> None:
+    def _hold_move(self, task: int, envelope: Envelope) -> None:
         if self._moves is None:
             self._moves = MoveCoalescer(self._relays, self._flush_move,
                                         max_tasks=self.scrum.config.coalesce_tasks)
-        held = self._moves.hold(task, msg)
+        held = self._moves.hold(task, envelope)
         if held is None:
             self.scrum.metrics.dropped.labels("coalesce_full").inc()
         elif held:
             self.scrum.metrics.coalesced.inc()
 
-    def _flush_move(self, msg: Relay) -> None:
+    def _flush_move(self, envelope: Envelope) -> None:
         if not self._closing:
-            self._forward_relay(msg)
+            self._forward_relay(envelope)
 
-    def _forward_relay(self, msg: Relay) -> None:
-        frame = encode(relay_frame(self.peer_id, msg.data)).encode()
+    def _forward_relay(self, envelope: Envelope) -> None:
         self.scrum.metrics.relayed.labels(str(self.sprint)).inc()
-        self.scrum.broker.publish_now(
-            Envelope(self.sprint, frame, "relay", exclude=self.peer_id, to=msg.to))
+        self.scrum.broker.publish_now(envelope)
 
     async def _on_signal(self, msg: Signal) -> None:
         if not self._signals.take():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.servers import RealtimeServer
 from tests.signaling.conftest import Connect
 
 CASES = [
@@ -91,3 +92,25 @@ async def test_signal_over_the_rate_is_rate_limited(connect: Connect, sprint: in
             break
         signals += 1
     assert 120 <= signals < 135
+
+
+UNFORWARDABLE = {"type": "error", "code": "bad_field", "message": "data: cannot be forwarded",
+                 "field": "data"}
+LONE_SURROGATE = '"\\ud800"'  # valid JSON, decodes to a str that UTF-8 cannot encode
+
+
+@pytest.mark.parametrize("kind", ["relay to all", "relay to a peer", "signal"])
+async def test_data_that_cannot_be_encoded_again_is_refused_and_nothing_breaks(
+        connect: Connect, sprint: int, server: RealtimeServer, kind: str) -> None:
+    ana, ben = await connect(sprint), await connect(sprint)
+    await ana.recv_type("peer_joined")
+    bad = f'{{"label": {LONE_SURROGATE}}}'
+    text = {"relay to all": f'{{"type": "relay", "data": {bad}}}',
+            "relay to a peer": f'{{"type": "relay", "to": ["{ben.peer}"], "data": {bad}}}',
+            "signal": f'{{"type": "signal", "to": "{ben.peer}", "data": {bad}}}'}[kind]
+    await ana.send(text)
+    assert await ana.recv() == UNFORWARDABLE
+    await ben.silent()
+    await ana.send({"type": "relay", "data": {"ok": 1}})  # still connected, still relaying
+    assert (await ben.recv_type("relay"))["data"] == {"ok": 1}
+    assert "Uncaught exception" not in server.log_path.read_text(errors="replace")

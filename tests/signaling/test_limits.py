@@ -127,3 +127,20 @@ async def test_slow_consumer_closes_4009_and_others_keep_up(
                     assert frame["seq"] == received
     assert await sleeper.closed() == 4009
     assert (await reader.recv_type("peer_left"))["peer"] == sleeper.peer
+
+
+async def test_a_move_that_cannot_be_forwarded_is_refused_not_held(connect: Connect,
+                                                                   sprint: int) -> None:
+    """Over the rate, a bad move is refused at once and the good held moves still go."""
+    ana, ben = await _pair(connect, sprint)
+    for seq in range(1, 61):  # spend the burst
+        await ana.send({"type": "relay", "data": _drag(seq, task=9)})
+    await ana.send('{"type": "relay", "data": {"type": "drag", "seq": 61, "task": 1, '
+                   '"phase": "move", "x": 0.5, "y": 0.5, "label": "\\ud800"}}')
+    await ana.send({"type": "relay", "data": _drag(62, task=2)})
+    assert await ana.recv() == {"type": "error", "code": "bad_field",
+                                "message": "data: cannot be forwarded", "field": "data"}
+    async with asyncio.timeout(5):
+        while (data := (await ben.recv_type("relay"))["data"])["task"] != 2:
+            assert data["task"] == 9
+    assert data["seq"] == 62
