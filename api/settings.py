@@ -37,6 +37,14 @@ def env_float(name: str, default: float) -> float:
     return float(env_str(name, str(default)))
 
 
+def env_count(name: str, default: int) -> int:
+    """A whole number >= 0."""
+    value = env_str(name, str(default)).strip()
+    if not value.isdecimal():
+        raise ImproperlyConfigured(f"{name} must be a whole number >= 0, not {value!r}")
+    return int(value)
+
+
 _RATE = re.compile(r"^[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)$")
 
 
@@ -199,10 +207,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.error_body_exception_handler",
     # Rates per client, counted in the cache (CACHE_URL): 429 with Retry-After over them.
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["api.board.throttling.AnonThrottle",
+                                 "api.board.throttling.UserThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_rate("API_THROTTLE_ANON", "60/minute"),
         "user": env_rate("API_THROTTLE_USER", "3000/minute"),
@@ -211,7 +217,7 @@ REST_FRAMEWORK = {
     # API_NUM_PROXIES: reverse proxies in front of Django that append to X-Forwarded-For
     # (1 behind the compose/`make cluster` nginx). 0 trusts only the socket's address, so
     # a client cannot pick its own throttle bucket with a forged header.
-    "NUM_PROXIES": int(env_str("API_NUM_PROXIES", "0")),
+    "NUM_PROXIES": env_count("API_NUM_PROXIES", 0),
 }
 
 # CACHE_URL: where throttle counts live. Default: this process's memory (fine for one

@@ -257,6 +257,8 @@ def service_env(plan: Plan, environ: Mapping[str, str]) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
         # Django sits behind nginx: the client is the last X-Forwarded-For entry.
         "API_NUM_PROXIES": environ.get("API_NUM_PROXIES", "1"),
+        # Every gunicorn worker counts API rate limits in the same place.
+        "CACHE_URL": environ.get("CACHE_URL") or plan.redis_url,
     }
 
 

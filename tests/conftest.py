@@ -52,7 +52,13 @@ def prefix() -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _fresh_throttles() -> None:
     """Each test starts with empty API throttle counts (the cache is per process and the
-    live server runs in this one); tests/api/test_throttling.py tests the limits."""
+    live server runs in this one); tests/api/test_throttling.py tests the limits.
+
+    Only the in-memory cache is cleared: with CACHE_URL=redis://… in the environment,
+    clearing would flush that whole Redis database.
+    """
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    if settings.CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+        cache.clear()

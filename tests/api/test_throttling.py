@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import override_settings
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 
 from api.board.models import Sprint
 from tests.redis_util import REDIS_URL, delete_prefix, new_prefix, require_redis
-from tests.servers import ROOT
+from tests.servers import ROOT, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +62,21 @@ def test_another_client_address_still_logs_in(ana: User) -> None:
     assert response.status_code == 200 and response.json()["token"]
 
 
+@contextlib.contextmanager
+def rates(**overrides: str | None) -> Iterator[None]:
+    """Throttle rates for one test (production reads them from API_THROTTLE_*)."""
+    saved = SimpleRateThrottle.THROTTLE_RATES
+    SimpleRateThrottle.THROTTLE_RATES = {**saved, **overrides}
+    try:
+        yield
+    finally:
+        SimpleRateThrottle.THROTTLE_RATES = saved
+
+
 @pytest.fixture
 def tight_user_rate() -> Iterator[None]:
-    """A per-user rate small enough to reach in a test (production reads API_THROTTLE_USER)."""
-    rates = {**UserRateThrottle.THROTTLE_RATES, "user": "5/minute"}
-    saved = UserRateThrottle.THROTTLE_RATES, ScopedRateThrottle.THROTTLE_RATES
-    UserRateThrottle.THROTTLE_RATES = ScopedRateThrottle.THROTTLE_RATES = rates
-    yield
-    UserRateThrottle.THROTTLE_RATES, ScopedRateThrottle.THROTTLE_RATES = saved
+    with rates(user="5/minute"):
+        yield
 
 
 def test_a_user_over_the_rate_gets_429_and_others_do_not(ana: User, tight_user_rate: None
@@ -87,6 +97,8 @@ def test_a_user_over_the_rate_gets_429_and_others_do_not(ana: User, tight_user_r
     ("API_THROTTLE_USER", "lots", "API_THROTTLE_USER must look like 10/minute"),
     ("API_THROTTLE_LOGIN", "10/fortnight", "API_THROTTLE_LOGIN must look like 10/minute"),
     ("CACHE_URL", "memcached://x", "CACHE_URL must be locmem:// or redis://"),
+    ("API_NUM_PROXIES", "-1", "API_NUM_PROXIES must be a whole number >= 0"),
+    ("API_NUM_PROXIES", "one", "API_NUM_PROXIES must be a whole number >= 0"),
 ])
 def test_bad_limits_stop_django_with_a_clear_error(name: str, value: str, message: str) -> None:
     proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True,
@@ -103,13 +115,9 @@ def test_off_disables_a_rate(ana: User) -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60,
         env={**os.environ, "API_THROTTLE_LOGIN": "off"})
     assert proc.stdout.strip().splitlines()[-1] == "None"
-    saved = ScopedRateThrottle.THROTTLE_RATES
-    ScopedRateThrottle.THROTTLE_RATES = {**saved, "login": None}  # what `off` configures
-    try:
+    with rates(login=None):  # what `off` configures
         client = APIClient()
         assert {_login(client, "guess") for _ in range(15)} == {400}
-    finally:
-        ScopedRateThrottle.THROTTLE_RATES = saved
 
 
 def test_counts_in_redis_are_shared_by_every_api_process(ana: User) -> None:
@@ -126,3 +134,40 @@ def test_counts_in_redis_are_shared_by_every_api_process(ana: User) -> None:
             assert _login(APIClient(), "right-password") == 429  # a fresh client, same IP
     finally:
         delete_prefix(redis, prefix)
+
+
+def test_a_valid_token_on_the_request_does_not_buy_more_login_attempts(ana: User) -> None:
+    """Attempts count per address, whichever account's token rides along."""
+    ben = User.objects.create_user("ben", password="pw")
+    tokens = [Token.objects.create(user=u).key for u in (ana, ben)]
+    client = APIClient()
+    codes = [_login(client, "guess", authorization=f"Token {tokens[n % 2]}")
+             for n in range(11)]
+    assert codes[:10] == [400] * 10 and codes[10] == 429
+
+
+def test_behind_one_proxy_the_address_it_saw_is_the_client(ana: User) -> None:
+    """API_NUM_PROXIES=1 (compose, make cluster): the last X-Forwarded-For entry counts,
+    and whatever a client writes before it does not."""
+    rest = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    with override_settings(REST_FRAMEWORK=rest):
+        client = APIClient()
+        codes = [_login(client, "guess", x_forwarded_for=f"10.9.9.{n}, 203.0.113.5")
+                 for n in range(11)]
+        assert codes[:10] == [400] * 10 and codes[10] == 429
+        assert _login(client, "right-password", x_forwarded_for="203.0.113.6") == 200
+
+
+def test_an_unreachable_cache_lets_requests_through(ana: User,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Redis down: the API keeps answering (and says why in the log), no 500s."""
+    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
+                          "OPTIONS": {"socket_connect_timeout": 0.5}}}
+    with override_settings(CACHES=caches):
+        client = APIClient()
+        assert _login(client, "guess") == 400
+        assert _login(client, "right-password") == 200
+        client.force_authenticate(ana)
+        assert client.get("/api/sprints/").status_code == 200
+    assert "cache unreachable, request let through" in caplog.text
