@@ -91,6 +91,17 @@ async def test_nginx_routes_the_board_static_files_and_hides_the_nodes(
             assert (await client.get(hidden)).status_code == 404, hidden
 
 
+async def test_nginx_limits_password_posts_to_the_session_logins(cluster: Running) -> None:
+    """Django's admin and browsable-API logins are not DRF views: nginx limits them."""
+    async with httpx.AsyncClient(base_url=cluster.url, timeout=10) as client:
+        codes = [(await client.post("/admin/login/", data={"username": "demo",
+                                                           "password": f"guess-{n}"})).status_code
+                 for n in range(12)]
+        assert 429 in codes and codes[0] != 429
+        assert (await client.post("/api/auth/login/", data={})).status_code == 429  # same zone
+        assert (await client.get("/admin/login/")).status_code == 200  # forms still load
+
+
 async def test_ticket_through_nginx_names_the_nginx_websocket_url(
         cluster: Running, http: httpx.AsyncClient) -> None:
     sprint = await demo_sprint(http)
