@@ -16,14 +16,11 @@ attributes.
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 from tornado.ioloop import PeriodicCallback
 
 __all__ = ["Keepalive", "Pingable"]
-
-log = logging.getLogger(__name__)
 
 
 class Pingable(Protocol):
