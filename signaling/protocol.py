@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any, ClassVar
@@ -47,6 +48,10 @@ DRAG_PHASES = ("start", "move", "end")
 #: A relay or signal may name at most this many recipients.
 MAX_RECIPIENTS = 64
 _PEER_ID_MAX = 64
+#: How deep a relay's or signal's ``data`` may nest (drag state and SDP nest one or two).
+MAX_DATA_DEPTH = 32
+#: A ``\uD800``-``\uDFFF`` escape: half of a surrogate pair, maybe without its other half.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class Close(IntEnum):
@@ -228,12 +233,49 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    """1e999 parses as infinity, which is not JSON either (and cannot be sent on)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+def _check_forwardable(text: str, data: dict[str, Any]) -> None:
+    """``data`` that the server will encode again and forward must encode.
+
+    Two things parse but do not: nesting near the interpreter's recursion limit, and a
+    lone surrogate from a JSON escape (``"\ud800"``), which is no character UTF-8 can
+    carry. Both are cheap to rule out first from the raw text (few brackets, no such
+    escape), so the common frame pays for two string scans only.
+    """
+    if text.count("{") + text.count("[") > MAX_DATA_DEPTH and _depth(data) > MAX_DATA_DEPTH:
+        raise _bad("data", f"nested deeper than {MAX_DATA_DEPTH}")
+    if _SURROGATE_ESCAPE.search(text) is not None:
+        try:
+            encode(data).encode()
+        except UnicodeEncodeError:
+            raise _bad("data", "cannot be forwarded (not valid Unicode)") from None
+
+
 def decode(text: str | bytes) -> ClientMessage:
-    """Parse one client text frame. Raises ``ProtocolError`` with the matching code."""
+    """Parse one client text frame. Raises ``ProtocolError`` with the matching code.
+
+    What it returns can be encoded again as it is: the server forwards relays and
+    signals without re-checking them.
+    """
     if isinstance(text, bytes):
         raise ProtocolError(ErrorCode.BINARY_UNSUPPORTED, "binary frames are not accepted")
     try:
-        obj = json.loads(text, parse_constant=_refuse_constant)
+        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
     except (ValueError, RecursionError):
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
@@ -244,7 +286,10 @@ def decode(text: str | bytes) -> ClientMessage:
         raise ProtocolError(
             ErrorCode.UNKNOWN_TYPE, f"unknown type {obj['type'][:40]!r}; expected one of {known}"
         )
-    return kind.from_wire(obj)
+    message = kind.from_wire(obj)
+    if isinstance(message, Relay | Signal):
+        _check_forwardable(text, message.data)
+    return message
 
 
 # --- drag state (inside relay.data and on data channels) -------------------------------------

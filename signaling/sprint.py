@@ -46,8 +46,6 @@ __all__ = ["SprintHandler"]
 log = logging.getLogger(__name__)
 
 _KNOWN_CLOSES = {str(int(c)) for c in Close}
-#: What encoding a decoded frame again can raise (e.g. a lone surrogate from a JSON escape).
-_UNFORWARDABLE = (ValueError, RecursionError)
 
 
 class _NoHeaders(HTTPHeaders):
@@ -113,7 +111,7 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         self._relays = TokenBucket(config.relay_rate, config.relay_rate)
         self._signals = TokenBucket(config.signal_rate, config.signal_burst)
         #: Made on the first move over the rate (most connections never drag that fast).
-        self._moves: MoveCoalescer[Envelope] | None = None
+        self._moves: MoveCoalescer[Relay] | None = None
 
     @property
     def scrum(self) -> ScrumApplication:
@@ -235,72 +233,62 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         metrics.frames_in.labels(msg.type).inc()
         match msg:
             case Relay(to=None):
-                try:
-                    self._relay(msg)
-                except _UNFORWARDABLE:
-                    self._unforwardable()
+                self._relay(msg)
             case Channels():
                 self.scrum.report_channels(self, msg.peers)
             case _:
                 return self._dispatch(msg)
         return None
 
-    def _unforwardable(self) -> None:
-        self._error(ProtocolError(ErrorCode.BAD_FIELD, "data: cannot be forwarded",
-                                  field="data"))
-
     async def _dispatch(self, msg: ClientMessage) -> None:
-        try:
-            match msg:
-                case Relay():
-                    if await self._peers_present(cast(tuple[str, ...], msg.to)):
-                        self._relay(msg)
-                case Signal():
-                    await self._on_signal(msg)
-                case Resume():
-                    await self._on_resume(msg)
-        except _UNFORWARDABLE:
-            self._unforwardable()
+        match msg:
+            case Relay():
+                if await self._peers_present(cast(tuple[str, ...], msg.to)):
+                    self._relay(msg)
+            case Signal():
+                await self._on_signal(msg)
+            case Resume():
+                await self._on_resume(msg)
 
     def _relay(self, msg: Relay) -> None:
         """Forward a relay whose recipients are known to be here: rate limit, coalesce.
 
-        It is encoded first, so a frame that cannot be (``_UNFORWARDABLE``) is refused
-        here and now, and what the coalescer holds is ready to send.
+        Encoded only when it is sent (``decode`` guarantees it can be): moves replaced
+        while held over the rate cost nothing.
         """
-        envelope = Envelope(self.sprint, encode(relay_frame(self.peer_id, msg.data)).encode(),
-                            "relay", exclude=self.peer_id, to=msg.to)
         task = _drag_task(msg.data)
         is_move = task is not None and msg.data.get("phase") == "move"
         if task is not None and self._moves is not None and self._moves.discard(task):
             self.scrum.metrics.coalesced.inc()  # superseded by this newer update
         if self._relays.take():
-            self._forward_relay(envelope)
+            self._forward_relay(msg)
         elif is_move and task is not None:
-            self._hold_move(task, envelope)
+            self._hold_move(task, msg)
         else:
             self.scrum.metrics.dropped.labels("rate_limited").inc()
             self._error(ProtocolError(
                 ErrorCode.RATE_LIMITED,
                 f"relay over {_number(self._relays.rate)} frames/s dropped"))
 
-    def _hold_move(self, task: int, envelope: Envelope) -> None:
+    def _hold_move(self, task: int, msg: Relay) -> None:
         if self._moves is None:
             self._moves = MoveCoalescer(self._relays, self._flush_move,
                                         max_tasks=self.scrum.config.coalesce_tasks)
-        held = self._moves.hold(task, envelope)
+        held = self._moves.hold(task, msg)
         if held is None:
             self.scrum.metrics.dropped.labels("coalesce_full").inc()
         elif held:
             self.scrum.metrics.coalesced.inc()
 
-    def _flush_move(self, envelope: Envelope) -> None:
+    def _flush_move(self, msg: Relay) -> None:
         if not self._closing:
-            self._forward_relay(envelope)
+            self._forward_relay(msg)
 
-    def _forward_relay(self, envelope: Envelope) -> None:
+    def _forward_relay(self, msg: Relay) -> None:
+        frame = encode(relay_frame(self.peer_id, msg.data)).encode()
         self.scrum.metrics.relayed.labels(str(self.sprint)).inc()
-        self.scrum.broker.publish_now(envelope)
+        self.scrum.broker.publish_now(
+            Envelope(self.sprint, frame, "relay", exclude=self.peer_id, to=msg.to))
 
     async def _on_signal(self, msg: Signal) -> None:
         if not self._signals.take():

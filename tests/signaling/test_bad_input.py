@@ -36,6 +36,11 @@ CASES = [
      "peers"),
     ('{"type": "channels", "peers": [""]}', "bad_field",
      "peers: must be a peer id (non-empty string)", "peers"),
+    ('{"type": "relay", "data": {"x": 1e999}}', "bad_json", "frame is not valid JSON", None),
+    ('{"type": "relay", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}", "bad_field",
+     "data: nested deeper than 32", "data"),
+    ('{"type": "signal", "to": "x", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}", "bad_field",
+     "data: nested deeper than 32", "data"),
 ]
 
 
@@ -94,8 +99,8 @@ async def test_signal_over_the_rate_is_rate_limited(connect: Connect, sprint: in
     assert 120 <= signals < 135
 
 
-UNFORWARDABLE = {"type": "error", "code": "bad_field", "message": "data: cannot be forwarded",
-                 "field": "data"}
+UNFORWARDABLE = {"type": "error", "code": "bad_field",
+                 "message": "data: cannot be forwarded (not valid Unicode)", "field": "data"}
 LONE_SURROGATE = '"\\ud800"'  # valid JSON, decodes to a str that UTF-8 cannot encode
 
 
@@ -114,3 +119,15 @@ async def test_data_that_cannot_be_encoded_again_is_refused_and_nothing_breaks(
     await ana.send({"type": "relay", "data": {"ok": 1}})  # still connected, still relaying
     assert (await ben.recv_type("relay"))["data"] == {"ok": 1}
     assert "Uncaught exception" not in server.log_path.read_text(errors="replace")
+
+
+async def test_surrogate_pairs_and_deep_but_legal_data_are_forwarded(connect: Connect,
+                                                                     sprint: int) -> None:
+    """The checks refuse only what cannot be sent on: an escaped pair is one character."""
+    ana, ben = await connect(sprint), await connect(sprint)
+    await ana.recv_type("peer_joined")
+    deep = "[" * 31 + "]" * 31
+    await ana.send(f'{{"type": "relay", "data": {{"emoji": "\\ud83d\\ude00", "a": {deep}}}}}')
+    data = (await ben.recv_type("relay"))["data"]
+    assert data["emoji"] == "\U0001f600"
+    await ana.silent()
