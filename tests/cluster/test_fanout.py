@@ -21,7 +21,8 @@ async def test_an_event_posted_to_one_node_reaches_every_subscriber_once_in_orde
     assert [p["peer"] for p in subscribers[-1].welcome["peers"]] == [
         c.peer for c in subscribers[:-1]]
     for i, client in enumerate(subscribers):  # presence: every later joiner, once
-        frames = await frames_until_quiet(client, quiet=0.3)
+        frames = await frames_until_quiet(client, quiet=0.3,
+                                          at_least=len(subscribers) - i - 1)
         assert [(f["type"], f["peer"]) for f in frames] == [
             ("peer_joined", c.peer) for c in subscribers[i + 1:]], dumps(frames)
 
@@ -37,7 +38,8 @@ async def test_an_event_posted_to_one_node_reaches_every_subscriber_once_in_orde
     assert [r["status"] for r in body["results"]] == ["gap"]
 
     expected = [event_frame(e) for e in events]
-    received = await asyncio.gather(*(frames_until_quiet(c, quiet=0.7) for c in subscribers))
+    received = await asyncio.gather(*(frames_until_quiet(c, quiet=0.7, at_least=len(expected))
+                                      for c in subscribers))
     for frames in received:
         assert frames == expected, dumps(frames)
     welcome = (await clients(nodes[2], sprint)).welcome
