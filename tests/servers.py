@@ -34,6 +34,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python manage.py <args>`` in a fresh process with ``env`` added: for settings
+    that are read once, at start (a bad value must stop Django there)."""
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60, env={**os.environ, **env})
+
+
 def make_token(
     *,
     user_id: int = 1,

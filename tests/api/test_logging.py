@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
-from tests.servers import ROOT
+from tests.servers import manage
 
 EMIT = ("import logging; "
         "logging.getLogger('api.realtime').warning('delivery failed for %s', 'sprint 3', "
         "extra={'sprint': 3})")
 
 
-def _manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **env})
-
-
 @pytest.mark.parametrize("value", ["json", "JSON"])
 def test_json_log_lines_carry_level_logger_message_and_extra_fields(value: str) -> None:
-    proc = _manage("shell", "-c", EMIT, LOG_FORMAT=value)
+    proc = manage("shell", "-c", EMIT, LOG_FORMAT=value)
     assert proc.returncode == 0, proc.stderr
     record = json.loads(proc.stderr.strip().splitlines()[-1])
     assert record["level"] == "WARNING"
@@ -34,12 +26,12 @@ def test_json_log_lines_carry_level_logger_message_and_extra_fields(value: str) 
 
 
 def test_text_logs_by_default() -> None:
-    proc = _manage("shell", "-c", EMIT, LOG_FORMAT="")
+    proc = manage("shell", "-c", EMIT, LOG_FORMAT="")
     assert proc.returncode == 0, proc.stderr
     assert "WARNING api.realtime: delivery failed for sprint 3" in proc.stderr
 
 
 def test_an_unknown_log_format_stops_django_with_a_clear_error() -> None:
-    proc = _manage("check", LOG_FORMAT="yaml")
+    proc = manage("check", LOG_FORMAT="yaml")
     assert proc.returncode != 0
     assert "LOG_FORMAT must be text or json, not 'yaml'" in proc.stderr

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -18,7 +15,7 @@ from rest_framework.throttling import SimpleRateThrottle
 
 from api.board.models import Sprint
 from tests.redis_util import REDIS_URL, delete_prefix, new_prefix, require_redis
-from tests.servers import ROOT, free_port
+from tests.servers import free_port, manage
 
 pytestmark = pytest.mark.django_db
 
@@ -101,19 +98,15 @@ def test_a_user_over_the_rate_gets_429_and_others_do_not(ana: User, tight_user_r
     ("API_NUM_PROXIES", "one", "API_NUM_PROXIES must be a whole number >= 0"),
 ])
 def test_bad_limits_stop_django_with_a_clear_error(name: str, value: str, message: str) -> None:
-    proc = subprocess.run([sys.executable, "manage.py", "check"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, env={**os.environ, name: value})
+    proc = manage("check", **{name: value})
     assert proc.returncode != 0
     assert message in proc.stderr
 
 
 def test_off_disables_a_rate(ana: User) -> None:
-    proc = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c",
-         "from django.conf import settings; "
-         "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['login'])"],
-        cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**os.environ, "API_THROTTLE_LOGIN": "off"})
+    proc = manage("shell", "-c", "from django.conf import settings; "
+                  "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['login'])",
+                  API_THROTTLE_LOGIN="off")
     assert proc.stdout.strip().splitlines()[-1] == "None"
     with rates(login=None):  # what `off` configures
         client = APIClient()
