@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import login, logout
 from django.middleware.csrf import get_token
+from drf_spectacular.authentication import SessionScheme, TokenScheme
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
@@ -29,6 +31,32 @@ from rest_framework.views import APIView
 from api.board.throttling import LoginThrottle
 
 __all__ = ["SessionView", "TokenLoginView"]
+
+
+class DocumentedTokenScheme(TokenScheme):
+    """`tokenAuth` in the schema, saying where the key comes from (Swagger UI's Authorize)."""
+
+    priority = 0  # over drf-spectacular's own
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {**super().get_security_definition(auto_schema),
+                # Markdown: Swagger UI would take a bare <key> for an HTML tag.
+                "description": "Enter `Token <key>`: the word Token, a space, the key "
+                               "that `POST /api/token/` answers for a username and "
+                               "password."}
+
+
+class DocumentedSessionScheme(SessionScheme):
+    """`cookieAuth` in the schema: the browser's session, nothing to enter by hand."""
+
+    priority = 0
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {"type": "apiKey", "in": "cookie", "name": settings.SESSION_COOKIE_NAME,
+                "description": "This browser's session: log in on the board or at "
+                               "/api/auth/login/, and the cookie goes along by itself "
+                               "(nothing to enter here). Writes also need the X-CSRFToken "
+                               "header, which the docs page adds."}
 
 
 class TokenLoginSerializer(AuthTokenSerializer):

@@ -42,7 +42,9 @@ def test_schema_and_docs_are_open_but_operations_need_auth(anonymous: APIClient)
     schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert schema.status_code == 200
     spec = schema.json()
-    assert spec["components"]["securitySchemes"]["tokenAuth"]["name"] == "Authorization"
+    token_scheme = spec["components"]["securitySchemes"]["tokenAuth"]
+    assert token_scheme["name"] == "Authorization"
+    assert "Token <key>" in token_scheme["description"]
     assert spec["paths"]["/api/sprints/"]["get"]["security"] == [{"tokenAuth": []},
                                                                 {"cookieAuth": []}]
     assert "security" not in spec["paths"]["/api/token/"]["post"]  # logging in is open
