@@ -75,6 +75,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # SITE_URL: scheme + host for absolute links built outside a request
 # (management commands, the admin's events are built inside a request and use its host).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A site served over HTTPS sends its session and CSRF cookies over HTTPS only: a board
+# login starts a session, which must not leak over plain HTTP.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -145,7 +145,8 @@ export class BoardView {
     if (!this.switcher.active) this.switcher.setActive(COLUMNS[columnInView(this.board)].key);
     this.board.classList.toggle("board--dragging", Boolean(d));
     if (focusedId) {
-      /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${focusedId}"]`))?.focus({ preventScroll: false });
+      // A keyboard move scrolls to the card; under a pointer that would pull the board along.
+      /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${focusedId}"]`))?.focus({ preventScroll: d?.mode === "pointer" });
     }
   }
 
@@ -317,7 +318,12 @@ export class BoardView {
    * @returns {Slot | null}
    */
   _slotAt(x, y) {
-    const columns = /** @type {HTMLElement[]} */ ([...this.board.querySelectorAll(".column")]);
+    // Only columns mostly in view: not the next one peeking in at a phone's edge.
+    const view = this.board.getBoundingClientRect();
+    const columns = /** @type {HTMLElement[]} */ ([...this.board.querySelectorAll(".column")]).filter((c) => {
+      const r = c.getBoundingClientRect();
+      return Math.min(r.right, view.right) - Math.max(r.left, view.left) > r.width / 2;
+    });
     let best = null;
     let bestDist = Infinity;
     for (const col of columns) {

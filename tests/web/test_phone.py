@@ -71,13 +71,17 @@ def show_column(page: Page, status: str) -> None:
 
 def test_phone_layout_one_column_tabs_swipe_and_a_sheet_for_editing(
         open_board: Any, demo: dict[str, Any]) -> None:
+    from api.board.models import Task
+
     demo["sprint"].name = LONG_NAME
     demo["sprint"].save()
+    for n in range(10):  # a column longer than the screen
+        Task.objects.create(name=f"More work {n}", sprint=demo["sprint"], order=10 + n)
     phone = open_board("ana", phone=True)
     tabs = phone.get_by_test_id("column-tab")
     expect(tabs).to_have_count(5)
     expect(tabs.nth(1)).to_contain_text("Not Started")
-    expect(tabs.nth(1)).to_contain_text("2")  # its cards
+    expect(tabs.nth(1).locator(".column-tab__count")).to_have_text("12")
     assert column_in_view(phone) == "backlog"
     # one column fills the screen; the next only peeks in at the edge
     backlog, not_started = column(phone, "backlog").bounding_box(), \
@@ -96,10 +100,18 @@ def test_phone_layout_one_column_tabs_swipe_and_a_sheet_for_editing(
     show_column(phone, "not_started")
     screenshot(phone, "phone-1-board")
 
-    # a swipe starting on a card scrolls to the next column; nothing is dragged
+    # swipes starting on a card scroll: up, the column's list; left, to the next column.
+    # Nothing is dragged.
     task = demo["tasks"][0]
     x, y = center(card(phone, task.id))
     finger = Finger(phone)
+    finger.down(x, y + 300)
+    finger.move_to(x, y, steps=8)
+    finger.up()
+    cards = column(phone, "not_started").locator(".column__cards")
+    phone.wait_for_function("el => el.scrollTop > 100", arg=cards.element_handle())
+    expect(phone.locator(".card--preview")).to_have_count(0)
+    cards.evaluate("el => { el.scrollTop = 0; }")
     finger.down(x, y)
     finger.move_to(x - 250, y + 4, steps=8)
     finger.up()
