@@ -75,6 +75,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 # SITE_URL: scheme + host for absolute links built outside a request
 # (management commands, the admin's events are built inside a request and use its host).
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A site served over HTTPS sends its session and CSRF cookies over HTTPS only: a board
+# login starts a session, which must not leak over plain HTTP.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SITE_URL.startswith("https://")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -231,17 +234,40 @@ elif CACHE_URL == "locmem://":
 else:
     raise ImproperlyConfigured(f"CACHE_URL must be locmem:// or redis://..., not {CACHE_URL!r}")
 
+# How to authorize, shown at the top of /api/docs/ (Markdown). The paths are the URL table's.
+API_DOCS_DESCRIPTION = """\
+Scrum board: sprints, tasks, users, realtime tickets. The realtime contract (websocket
+frames, drag state, events) is `docs/protocol.md` in the repository.
+
+**This page and the schema are open; every operation needs a login.** Two ways:
+
+* **A session.** Logged in on the [board](/) (or [log in here](/api/auth/login/?next=/api/docs/)),
+  this browser's session cookie goes with every request you try out below; nothing to
+  do. Writes carry the CSRF token of this page.
+* **A token.** `POST /api/token/` with `{"username": "…", "password": "…"}` answers
+  `{"token": "<key>"}`. Click **Authorize** and enter `Token <key>` under *tokenAuth*
+  (the word `Token`, a space, the key). Scripts send the same
+  `Authorization: Token <key>` header.
+
+Logging out on the board ends the session (here, the browsable API at [/api/](/api/)
+and the admin too) and keeps the token: it is the user's one API key.
+"""
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Watercooler API",
-    "DESCRIPTION": "Scrum board: sprints, tasks, users, realtime tickets. "
-    "See docs/protocol.md for the realtime contract.",
+    "DESCRIPTION": API_DOCS_DESCRIPTION,
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    # Like every endpoint, the schema needs a login (token, or session via /api/auth/login/).
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # The schema and the docs page are open (they hold no data), so a new user can read
+    # them and log in from there; the operations they describe still need a login.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # persistAuthorization: a token entered under Authorize survives a reload (kept in
+    # this origin's localStorage, which the board's logout clears).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
+                            "displayRequestDuration": True},
 }
 
 # --- Realtime (docs/protocol.md) --------------------------------------------------------

@@ -8,7 +8,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from api.board.auth import TokenLoginView
+from api.board.auth import SessionView, TokenLoginView
 from api.board.views import SprintViewSet, TaskViewSet, UserViewSet
 from api.realtime.views import SprintTicketView
 
@@ -22,7 +22,8 @@ urlpatterns = [
     path("api/sprints/<int:pk>/realtime/", SprintTicketView.as_view(), name="sprint-realtime"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/auth/", include("rest_framework.urls")),  # browsable API login
+    path("api/auth/session/", SessionView.as_view(), name="api-session"),
+    path("api/auth/", include("rest_framework.urls")),  # browsable API login/logout
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
 ]

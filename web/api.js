@@ -83,17 +83,48 @@ export class Api {
     return this.storage?.getItem(USER_KEY) ?? null;
   }
 
-  /** @param {string} username @param {string} password */
+  /**
+   * Log in: the API token for this client's calls, and a Django session for this
+   * browser (the browsable API, the docs and the admin), which needs the CSRF token.
+   * @param {string} username @param {string} password
+   */
   async login(username, password) {
-    const body = await this.request("POST", "/token/", { username, password }, { auth: false });
+    const { csrf_token: csrf } = await this.session();
+    const body = await this.request("POST", "/token/", { username, password, session: true }, { auth: false, csrf });
     this.storage?.setItem(TOKEN_KEY, body.token);
     this.storage?.setItem(USER_KEY, username);
     return body.token;
   }
 
-  logout() {
+  /**
+   * Log this browser out everywhere: end the session (server side) and forget the
+   * token here. The token itself stays valid for the user's other clients.
+   */
+  async logout() {
+    this.forget();
+    // Swagger UI (/api/docs/, persistAuthorization) keeps a token entered under
+    // Authorize in this origin's storage: a logout here logs the docs out as well.
+    this.storage?.removeItem("authorized");
+    try {
+      const { csrf_token: csrf } = await this.session();
+      await this.request("DELETE", "/auth/session/", undefined, { auth: false, csrf });
+    } catch {
+      // Offline: the board has forgotten the token; the session ends when it expires.
+    }
+  }
+
+  /** Forget the login in this browser only (after a 401, say). */
+  forget() {
     this.storage?.removeItem(TOKEN_KEY);
     this.storage?.removeItem(USER_KEY);
+  }
+
+  /**
+   * This browser's session: who it is logged in as (null: nobody) and its CSRF token.
+   * @returns {Promise<{username: string | null, is_staff: boolean, csrf_token: string}>}
+   */
+  session() {
+    return this.request("GET", "/auth/session/", undefined, { auth: false });
   }
 
   /**
@@ -101,13 +132,15 @@ export class Api {
    * @param {string} method
    * @param {string} path
    * @param {unknown} [data]
-   * @param {{auth?: boolean}} [opts]
+   * @param {{auth?: boolean, csrf?: string}} [opts]  `csrf`: Django's CSRF token, for
+   *   session-authenticated writes (token calls need none)
    */
   async request(method, path, data, opts = {}) {
     const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
     /** @type {Record<string, string>} */
     const headers = { Accept: "application/json" };
     if (data !== undefined) headers["Content-Type"] = "application/json";
+    if (opts.csrf) headers["X-CSRFToken"] = opts.csrf;
     const token = this.token;
     if (opts.auth !== false && token) headers.Authorization = `Token ${token}`;
     let res;

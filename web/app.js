@@ -13,15 +13,31 @@ const userBox = /** @type {HTMLElement} */ (document.getElementById("user"));
 const banner = /** @type {HTMLElement} */ (document.getElementById("error"));
 const live = /** @type {HTMLElement} */ (document.getElementById("announcer"));
 
-const api = new Api({
-  onUnauthorized: () => {
-    api.logout();
-    if (!location.hash.startsWith("#/login")) {
-      sessionStorage.setItem("watercooler.next", location.hash);
-      location.hash = "#/login";
-    }
-  },
-});
+const api = new Api({ onUnauthorized: () => toLogin() });
+
+/** The login is gone (a 401, or logged out elsewhere): forget it, log in again, come back. */
+function toLogin(notice = "") {
+  api.forget();
+  if (!location.hash.startsWith("#/login")) {
+    sessionStorage.setItem("watercooler.next", location.hash);
+    if (notice) sessionStorage.setItem("watercooler.notice", notice);
+    location.hash = "#/login";
+  }
+}
+
+/**
+ * One login per browser: when this browser's session has ended (logged out in the admin
+ * or the browsable API) or belongs to someone else, the board logs out too. Checked on
+ * every route and when the tab comes back into view; no answer (offline) changes nothing.
+ */
+async function followSession() {
+  const user = api.username;
+  if (!api.token || !user) return;
+  const session = await api.session().catch(() => null);
+  if (session && api.username === user && session.username !== user) {
+    toLogin("You were logged out in another tab or window. Please sign in again.");
+  }
+}
 
 /** @type {SprintPage | null} */
 let page = null;
@@ -54,16 +70,19 @@ function renderUser() {
     h("button", { type: "button", class: "button button--ghost", "data-testid": "logout", onclick: logout }, "Log out"));
 }
 
-function logout() {
-  api.logout();
+async function logout() {
+  await api.logout();
   location.hash = "#/login";
 }
 
 function renderLogin() {
+  const notice = sessionStorage.getItem("watercooler.notice");
+  sessionStorage.removeItem("watercooler.notice");
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "login-error" });
   const form = h("form", { class: "card-panel login", "data-testid": "login-form", "aria-labelledby": "login-title" },
     h("h1", { id: "login-title" }, "Sign in to Watercooler"),
     h("p", { class: "muted" }, "See your team's board move as it happens."),
+    notice ? h("p", { class: "notice", role: "status", "data-testid": "login-notice" }, notice) : null,
     error,
     h("div", { class: "field" }, h("label", { for: "username" }, "Username"),
       h("input", { id: "username", name: "username", autocomplete: "username", required: true, "data-testid": "login-username" })),
@@ -132,5 +151,9 @@ Object.defineProperty(window, "watercooler", {
   },
 });
 
-window.addEventListener("hashchange", route);
+window.addEventListener("hashchange", () => { route(); followSession(); });
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") followSession();
+});
 route();
+followSession();

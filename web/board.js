@@ -1,10 +1,13 @@
 // @ts-check
 /**
  * The board view: columns, cards, remote ghosts, and moving cards with the pointer
- * (pointer events, not HTML5 drag and drop) or the keyboard. It owns no data: the
- * page hands it tasks and ghosts, and hears about drags and drops through callbacks.
+ * (pointer events, not HTML5 drag and drop; a finger presses and holds first) or the
+ * keyboard. It owns no data: the page hands it tasks and ghosts, and hears about drags
+ * and drops through callbacks. On a phone one column is in view at a time, with tabs.
  */
+import { EdgeScroller, LongPress } from "./board-gestures.js";
 import { COLUMNS, columnsOf, isStatus } from "./board-model.js";
+import { ColumnSwitcher, columnInView, scrollToColumn } from "./column-switcher.js";
 import { avatar, h, hue } from "./dom.js";
 
 /** @typedef {import("./api.js").Task} Task */
@@ -58,12 +61,15 @@ export class BoardView {
     this.ghosts = [];
     /** @type {LocalDrag | null} */
     this.drag = null;
-    /** @type {{task: Task, x: number, y: number, el: HTMLElement, pointerId: number} | null} */
+    /** `hold`: a finger's press and hold, until the card may move. @type {{task: Task, x: number, y: number, el: HTMLElement, pointerId: number, hold: LongPress | null} | null} */
     this.pressed = null;
     this._frame = 0;
     this._moveDirty = false;
     this.board = h("div", { class: "board", "data-testid": "board", role: "list", "aria-label": "Sprint board" });
-    this.root.replaceChildren(this.board);
+    this.switcher = new ColumnSwitcher((key) => scrollToColumn(this.board, key));
+    this.scroller = new EdgeScroller(this.board, (dir) => scrollToColumn(this.board, COLUMNS[columnInView(this.board) + dir]?.key));
+    this._scrollFrame = 0;
+    this.root.replaceChildren(this.switcher.el, this.board);
     this._onPointerMove = this._onPointerMove.bind(this);
     this._onPointerUp = this._onPointerUp.bind(this);
     this._onPointerCancel = () => this._cancel();
@@ -72,6 +78,10 @@ export class BoardView {
     };
     this.board.addEventListener("pointerdown", (e) => this._onPointerDown(e));
     this.board.addEventListener("keydown", (e) => this._onKeyDown(e));
+    // Capture: scroll events of the columns' lists do not bubble.
+    this.board.addEventListener("scroll", () => this._onScroll(), { capture: true, passive: true });
+    // A long press is ours, not the browser's menu.
+    this.board.addEventListener("contextmenu", (e) => { if (this.pressed?.hold || this.drag) e.preventDefault(); });
     window.addEventListener("keydown", this._onKeyDownWindow);
   }
 
@@ -127,10 +137,16 @@ export class BoardView {
         cards.length ? cards : h("p", { class: "column__empty" }, key === "backlog" ? "Backlog is empty" : "Drop tasks here")));
     });
     const floating = this.ghosts.filter((g) => !g.status && g.x !== null && g.y !== null).map((g) => this._ghost(g, true));
+    // Re-rendered lists would start at the top again: keep where each was scrolled to.
+    const scrolled = new Map([...this.board.querySelectorAll(".column__cards")].map((el) => [el.getAttribute("data-column"), el.scrollTop]));
     this.board.replaceChildren(...columns, ...floating.filter(Boolean));
+    for (const el of this.board.querySelectorAll(".column__cards")) el.scrollTop = scrolled.get(el.getAttribute("data-column")) ?? 0;
+    this.switcher.update(COLUMNS.map(({ key, title }) => ({ key, title, count: cols[key].length + (d && d.to.key === key ? 1 : 0) })));
+    if (!this.switcher.active) this.switcher.setActive(COLUMNS[columnInView(this.board)].key);
     this.board.classList.toggle("board--dragging", Boolean(d));
     if (focusedId) {
-      /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${focusedId}"]`))?.focus({ preventScroll: false });
+      // A keyboard move scrolls to the card; under a pointer that would pull the board along.
+      /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${focusedId}"]`))?.focus({ preventScroll: d?.mode === "pointer" });
     }
   }
 
@@ -185,13 +201,16 @@ export class BoardView {
     }
     e.preventDefault(); // no text selection while dragging
     cardEl.focus({ preventScroll: true });
-    this.pressed = { task, x: e.clientX, y: e.clientY, el: cardEl, pointerId: e.pointerId };
+    // A finger holds first: moving off sooner is a swipe, which scrolls (touch-action).
+    const hold = e.pointerType === "touch" ? new LongPress(cardEl) : null;
+    this.pressed = { task, x: e.clientX, y: e.clientY, el: cardEl, pointerId: e.pointerId, hold };
     window.addEventListener("pointermove", this._onPointerMove);
     window.addEventListener("pointerup", this._onPointerUp);
     window.addEventListener("pointercancel", this._onPointerCancel);
   }
 
   _unlisten() {
+    this.pressed?.hold?.end();
     window.removeEventListener("pointermove", this._onPointerMove);
     window.removeEventListener("pointerup", this._onPointerUp);
     window.removeEventListener("pointercancel", this._onPointerCancel);
@@ -201,14 +220,27 @@ export class BoardView {
   _onPointerMove(e) {
     const p = this.pressed;
     if (!this.drag && p) {
-      if (Math.hypot(e.clientX - p.x, e.clientY - p.y) < DRAG_THRESHOLD_PX) return;
+      const dx = e.clientX - p.x;
+      const dy = e.clientY - p.y;
+      if (p.hold?.movedTooFar(dx, dy)) {
+        this._cancel(); // a swipe: the browser scrolls
+        return;
+      }
+      if (p.hold ? !p.hold.armed : Math.hypot(dx, dy) < DRAG_THRESHOLD_PX) return;
       this._startPointerDrag(p, e);
     }
     const d = this.drag;
     if (!d || d.mode !== "pointer") return;
     d.pointer = { x: e.clientX, y: e.clientY };
     this._placePreview();
-    const to = this._slotAt(e.clientX, e.clientY) ?? d.to;
+    this.scroller.follow(d.pointer);
+    this._retarget();
+  }
+
+  /** Put the placeholder where the pointer is now, and tell the others. */
+  _retarget() {
+    const d = /** @type {LocalDrag} */ (this.drag);
+    const to = this._slotAt(d.pointer.x, d.pointer.y) ?? d.to;
     if (to.key !== d.to.key || to.index !== d.to.index) {
       d.to = to;
       this.render();
@@ -260,8 +292,8 @@ export class BoardView {
     const p = this.pressed;
     this.pressed = null;
     if (!this.drag) {
-      // A press without movement is a click: open the task.
-      if (p && e.target instanceof Element && e.target.closest(".card") && !e.target.closest("[data-action]")) this.cb.onOpen(p.task);
+      // A press without movement is a click: open the task (a finger's hold is not).
+      if (p && !p.hold?.armed && e.target instanceof Element && e.target.closest(".card") && !e.target.closest("[data-action]")) this.cb.onOpen(p.task);
       return;
     }
     const to = this._slotAt(e.clientX, e.clientY) ?? this.drag.to;
@@ -286,7 +318,12 @@ export class BoardView {
    * @returns {Slot | null}
    */
   _slotAt(x, y) {
-    const columns = /** @type {HTMLElement[]} */ ([...this.board.querySelectorAll(".column")]);
+    // Only columns mostly in view: not the next one peeking in at a phone's edge.
+    const view = this.board.getBoundingClientRect();
+    const columns = /** @type {HTMLElement[]} */ ([...this.board.querySelectorAll(".column")]).filter((c) => {
+      const r = c.getBoundingClientRect();
+      return Math.min(r.right, view.right) - Math.max(r.left, view.left) > r.width / 2;
+    });
     let best = null;
     let bestDist = Infinity;
     for (const col of columns) {
@@ -323,7 +360,8 @@ export class BoardView {
     return {
       status: isStatus(d.to.key) ? d.to.key : null,
       index: d.to.index,
-      x: frac(x, r.left, r.width),
+      // Across the whole board, also the part scrolled out of view (a phone's other columns).
+      x: frac(x + this.board.scrollLeft, r.left, this.board.scrollWidth),
       y: frac(y, r.top, r.height),
     };
   }
@@ -355,6 +393,7 @@ export class BoardView {
   }
 
   _clearDrag() {
+    this.scroller.stop();
     if (this._frame) cancelAnimationFrame(this._frame);
     this._frame = 0;
     this.drag?.preview?.remove();
@@ -364,6 +403,17 @@ export class BoardView {
   /** @param {number} id */
   _focusCard(id) {
     /** @type {HTMLElement | null} */ (this.board.querySelector(`.card[data-task-id="${id}"]`))?.focus({ preventScroll: true });
+  }
+
+  /** The board or a list scrolled: mark the tab in view; a drag aims at what is now under it. */
+  _onScroll() {
+    if (this._scrollFrame) return;
+    this._scrollFrame = requestAnimationFrame(() => {
+      this._scrollFrame = 0;
+      const key = COLUMNS[columnInView(this.board)]?.key;
+      if (key) this.switcher.setActive(key);
+      if (this.drag?.mode === "pointer") this._retarget();
+    });
   }
 
   // --- keyboard moving ------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Demo data for `make run`: two users and a sprint with tasks. Idempotent."""
+"""Demo data for `make run`: two users, a dev-only admin and a sprint with tasks. Idempotent."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from django.utils import timezone
 from api.board.models import Sprint, Task
 
 DEMO_USERS = (("demo", "demo"), ("ana", "ana"))
+# DEV ONLY: a superuser with a published password, for the admin (/admin/), which needs
+# a staff user. Created only when asked (seed_demo asks when DEBUG is on).
+DEMO_ADMIN = ("admin", "admin")
 DEMO_SPRINT_NAME = "Demo sprint"
 DEMO_TASKS = (
     ("Sketch the board layout", Task.Status.DONE),
@@ -31,18 +34,21 @@ class DemoSeed:
 
 
 @transaction.atomic
-def demo_seed() -> DemoSeed:
-    """Create what is missing of the demo users, sprint and tasks; change nothing else."""
+def demo_seed(*, admin: bool = False) -> DemoSeed:
+    """Create what is missing of the demo users, sprint and tasks (and with `admin`, the
+    DEV ONLY superuser); change nothing else, not even an existing user's rights."""
     User = get_user_model()
     created_users = []
     users = []
-    for username, password in DEMO_USERS:
+    for username, password in (*DEMO_USERS, *([DEMO_ADMIN] if admin else [])):
         user, created = User.objects.get_or_create(username=username)
         if created:
             user.set_password(password)
+            user.is_staff = user.is_superuser = (username, password) == DEMO_ADMIN
             user.save()
             created_users.append(username)
-        users.append(user)
+        if (username, password) != DEMO_ADMIN:
+            users.append(user)
     today = timezone.localdate()
     sprint = Sprint.objects.filter(name=DEMO_SPRINT_NAME, end__gte=today).first()
     if sprint is None:

@@ -37,8 +37,23 @@ def test_swagger_ui_works_offline(client: APIClient) -> None:
     assert finders.find(bundle) is not None
 
 
-def test_schema_needs_authentication(anonymous: APIClient) -> None:
-    assert anonymous.get("/api/schema/").status_code == 401
+def test_schema_and_docs_are_open_but_operations_need_auth(anonymous: APIClient) -> None:
+    """A new user can read the docs and learn how to log in; the data stays closed."""
+    schema = anonymous.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert schema.status_code == 200
+    spec = schema.json()
+    token_scheme = spec["components"]["securitySchemes"]["tokenAuth"]
+    assert token_scheme["name"] == "Authorization"
+    assert "Token <key>" in token_scheme["description"]
+    assert spec["paths"]["/api/sprints/"]["get"]["security"] == [{"tokenAuth": []},
+                                                                {"cookieAuth": []}]
+    assert "security" not in spec["paths"]["/api/token/"]["post"]  # logging in is open
+    assert "Token <key>" in spec["info"]["description"]
+    assert "/api/auth/login/" in spec["info"]["description"]
+    docs = anonymous.get("/api/docs/")
+    assert docs.status_code == 200
+    assert '"persistAuthorization": true' in docs.content.decode()
+    assert anonymous.get("/api/sprints/").status_code == 401
 
 
 def test_deploy_check_flags_dev_realtime_secret(settings) -> None:

@@ -38,3 +38,34 @@ def test_seed_demo_is_idempotent() -> None:
     assert (Sprint.objects.count(), Task.objects.count()) == counts
     assert "0 tasks created" in output
     assert authenticate(username="demo", password="demo") is not None
+
+
+def test_seed_demo_says_which_login_opens_which_page(settings) -> None:
+    settings.DEBUG = True
+    output = _seed()
+    assert "/api/docs/" in output
+    assert "admin / admin" in output
+    assert "DEV ONLY" in output
+    admin = authenticate(username="admin", password="admin")
+    assert admin is not None
+    assert admin.is_staff
+    assert admin.is_superuser
+    demo = authenticate(username="demo", password="demo")
+    assert demo is not None
+    assert not demo.is_staff  # demo is a normal user: board, API, docs, not the admin
+
+
+def test_seed_demo_makes_no_admin_with_debug_off(settings) -> None:
+    settings.DEBUG = False
+    output = _seed()
+    assert authenticate(username="admin", password="admin") is None
+    assert "createsuperuser" in output
+
+
+def test_seed_demo_never_promotes_an_existing_user(settings, django_user_model) -> None:
+    django_user_model.objects.create_user("admin", password="mine")
+    settings.DEBUG = True
+    _seed()
+    existing = django_user_model.objects.get(username="admin")
+    assert not existing.is_staff
+    assert existing.check_password("mine")

@@ -23,6 +23,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update",
                  "--disable-sync"]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
+#: A phone as Chromium emulates it: its screen, touch, and the mobile viewport rules.
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2,
+         "is_mobile": True, "has_touch": True}
 
 # Playwright's sync API runs its own event loop; Django's async-safety check would
 # otherwise refuse the ORM calls our fixtures make from the same thread.
@@ -79,12 +82,14 @@ def demo(live_server: Any, realtime: RealtimeServer, django_user_model: Any) -> 
 @pytest.fixture
 def open_board(browser: Browser, live_server: Any, demo: dict[str, Any],
                request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
-    """`open_board("ana", webrtc=True)` → a logged-in page on the demo sprint's board."""
+    """`open_board("ana", webrtc=True, phone=False)` → a logged-in page on the demo
+    sprint's board, in a desktop window (1280x800) or a phone (390x844, touch)."""
     contexts: list[BrowserContext] = []
     console_errors: list[str] = []
 
-    def open_(username: str, *, webrtc: bool = True) -> Page:
-        context = browser.new_context(viewport={"width": 1280, "height": 800})
+    def open_(username: str, *, webrtc: bool = True, phone: bool = False) -> Page:
+        context = browser.new_context(**(PHONE if phone else {"viewport": {"width": 1280,
+                                                                          "height": 800}}))
         if not webrtc:
             context.add_init_script(
                 "delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection;")

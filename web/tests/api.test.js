@@ -39,17 +39,44 @@ test("a next that loops is an error, not a hang", async () => {
   await assert.rejects(new Api({ fetch: fn, storage: null }).list("/x/"), ApiError);
 });
 
-test("login stores the token and sends it afterwards; logout forgets it", async () => {
-  const { fn, calls } = fakeFetch((url) => (url.endsWith("/token/") ? { body: { token: "abc" } } : { body: [] }));
+test("login fetches the CSRF token, asks for a session, stores the token and sends it afterwards", async () => {
+  const { fn, calls } = fakeFetch((url) => (url.endsWith("/token/") ? { body: { token: "abc" } }
+    : url.endsWith("/auth/session/") ? { body: { username: null, is_staff: false, csrf_token: "c1" } } : { body: [] }));
   const storage = memoryStorage();
   const api = new Api({ fetch: fn, storage });
   await api.login("ana", "pw");
-  assert.equal(calls[0].headers.Authorization, undefined);
-  assert.deepEqual(JSON.parse(calls[0].body), { username: "ana", password: "pw" });
+  assert.deepEqual(calls.map((c) => `${c.method} ${c.url}`), ["GET /api/auth/session/", "POST /api/token/"]);
+  assert.equal(calls[1].headers.Authorization, undefined);
+  assert.equal(calls[1].headers["X-CSRFToken"], "c1");
+  assert.deepEqual(JSON.parse(calls[1].body), { username: "ana", password: "pw", session: true });
   await api.sprints();
-  assert.equal(calls[1].headers.Authorization, "Token abc");
+  assert.equal(calls[2].headers.Authorization, "Token abc");
+  assert.equal(calls[2].headers["X-CSRFToken"], undefined); // token calls need no CSRF
   assert.equal(api.username, "ana");
-  api.logout();
+});
+
+test("logout ends the session with the CSRF token and forgets the token, the docs' too", async () => {
+  const { fn, calls } = fakeFetch((url, init) => (init.method === "DELETE" ? { status: 204 }
+    : { body: { username: "ana", is_staff: false, csrf_token: "c2" } }));
+  const storage = memoryStorage();
+  storage.setItem("watercooler.token", "abc");
+  storage.setItem("watercooler.username", "ana");
+  storage.setItem("authorized", "{\"tokenAuth\":{}}");
+  const api = new Api({ fetch: fn, storage });
+  await api.logout();
+  assert.deepEqual(calls.map((c) => `${c.method} ${c.url}`), ["GET /api/auth/session/", "DELETE /api/auth/session/"]);
+  assert.equal(calls[1].headers["X-CSRFToken"], "c2");
+  assert.equal(calls[1].headers.Authorization, undefined);
+  assert.equal(api.token, null);
+  assert.equal(api.username, null);
+  assert.equal(storage.getItem("authorized"), null);
+});
+
+test("logout while offline still forgets the login here", async () => {
+  const storage = memoryStorage();
+  storage.setItem("watercooler.token", "abc");
+  const api = new Api({ fetch: async () => { throw new TypeError("Failed to fetch"); }, storage });
+  await api.logout();
   assert.equal(api.token, null);
 });
 
