@@ -147,8 +147,8 @@ export class BoardView {
   _card(t, lifted = false) {
     const d = this.drag;
     const keyboardLifted = lifted && d?.mode === "keyboard";
-    // Someone else is dragging this card right now: say who, on the card itself.
-    const holders = lifted ? [] : [...new Set(this.ghosts.filter((g) => g.task === t.id).map((g) => this.cb.nameOf(g.peer)))];
+    // Someone else is dragging this card right now (maybe while we do): say who, on the card.
+    const holders = [...new Set(this.ghosts.filter((g) => g.task === t.id).map((g) => this.cb.nameOf(g.peer)))];
     const heldBy = holders.length ? `${holders.join(" and ")} ${holders.length > 1 ? "are" : "is"} moving this` : "";
     return h("article", {
       class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}${heldBy ? " card--held" : ""}`,
