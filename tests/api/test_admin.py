@@ -8,6 +8,7 @@ from django.test import Client
 
 from api.board.models import Sprint, Task
 from api.realtime.models import OutboxEvent
+from tests.api.conftest import make_task
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def test_admin_change_pages_load(admin_browser: Client, task: Task) -> None:
 
 
 def test_admin_bulk_delete_records_events(admin_browser: Client, sprint: Sprint) -> None:
-    tasks = [Task.objects.create(name=f"t{i}", sprint=sprint) for i in range(2)]
+    tasks = [make_task(name=f"t{i}", sprint=sprint) for i in range(2)]
     response = admin_browser.post("/admin/board/task/", {
         "action": "delete_selected", "_selected_action": [t.pk for t in tasks], "post": "yes"})
     assert response.status_code == 302
