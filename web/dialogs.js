@@ -180,12 +180,13 @@ function conflictPanel(intro, rows, users) {
       h("thead", null, h("tr", null, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Yours"), h("th", { scope: "col" }, "Now on the board"))),
       h("tbody", null, ...rows.map((r) => h("tr", { "data-testid": "conflict-row", "data-field": r.key, class: r.clash ? "conflict__row--clash" : null },
         h("th", { scope: "row" }, r.label),
-        h("td", { "data-testid": "conflict-mine" }, label(r.key, r.mine)),
+        h("td", { "data-testid": "conflict-mine" }, r.touched ? label(r.key, r.mine) : h("span", { class: "muted" }, "unchanged")),
         h("td", { "data-testid": "conflict-current" }, label(r.key, r.current))))))
     : h("p", { class: "muted" }, "None of these fields changed: it was moved on the board.");
   return [
     h("p", { class: "conflict__intro" }, intro),
     table,
+    h("p", { class: "conflict__note muted" }, "Applying writes only the fields you changed."),
     h("div", { class: "conflict__actions" },
       h("button", { type: "button", class: "button button--primary", "data-action": "apply", "data-testid": "conflict-apply" }, "Apply my changes"),
       h("button", { type: "button", class: "button", "data-action": "discard", "data-testid": "conflict-discard" }, "Discard mine")),

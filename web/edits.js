@@ -66,6 +66,7 @@ export function changedFields(base, form) {
  * @property {string} label
  * @property {string} mine     what this person's form holds ("" for empty)
  * @property {string} current  what the server holds now
+ * @property {boolean} touched this person changed it (else applying leaves the server's value)
  * @property {boolean} clash   this person changed it too, to something else
  */
 
@@ -86,7 +87,7 @@ export function conflictDiff(base, mine, current) {
   for (const { key, label } of TASK_FIELDS) {
     if (was[key] === now[key]) continue;
     const m = mine[key] ?? was[key];
-    rows.push({ key, label, mine: m, current: now[key], clash: m !== was[key] && m !== now[key] });
+    rows.push({ key, label, mine: m, current: now[key], touched: m !== was[key], clash: m !== was[key] && m !== now[key] });
   }
   return rows;
 }

@@ -26,8 +26,8 @@ test("the conflict diff lists the server's changes beside the typed values", () 
   const mine = { ...formValuesOf(base), name: "Write the docs", description: "typed text" };
   const current = { ...base, name: "Docs (renamed)", status: "testing", version: 5 };
   assert.deepEqual(conflictDiff(base, mine, current), [
-    { key: "name", label: "Name", mine: "Write the docs", current: "Docs (renamed)", clash: true },
-    { key: "status", label: "Status", mine: "in_progress", current: "testing", clash: false },
+    { key: "name", label: "Name", mine: "Write the docs", current: "Docs (renamed)", touched: true, clash: true },
+    { key: "status", label: "Status", mine: "in_progress", current: "testing", touched: false, clash: false },
   ]);
   // the person's own change to a field nobody else touched is not a conflict
   assert.ok(!conflictDiff(base, mine, current).some((r) => r.key === "description"));
