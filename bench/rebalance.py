@@ -4,7 +4,8 @@ Runs Django in this process on the database of ``DATABASE_URL`` (the coordinator
 a temporary SQLite file and turns the delivery thread off), makes a sprint with one column
 of ``column`` cards through the services, then ``moves`` moves in two patterns:
 
-* ``random``: a random card below a random other card (or to the top), as people do;
+* ``random``: a random card below a random other card (or to the top), never where it
+  already is, as people do;
 * ``same place``: the bottom card to directly below the top card, again and again: each
   new key lands between the same neighbour and the previous one, so keys grow as fast as
   they can (the worst case of fractional indexing).
@@ -62,7 +63,8 @@ def _pattern(name: str, user: Any, ids: list[int], moves: int, rng: random.Rando
         if name == "random":
             task = rng.choice(column)
             others = [t for t in column if t.pk != task.pk]
-            slot = rng.randrange(len(others) + 1)
+            # any slot but its own: a move to where a card is changes nothing
+            slot = rng.choice([i for i in range(len(others) + 1) if i != column.index(task)])
             after = others[slot - 1].pk if slot else None
         else:
             task, after = column[-1], column[0].pk
