@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if profile.name == "smoke":
-        names = [n for n in names if n in ("fanout", "relay", "connections")]
+        names = [n for n in names if n in ("fanout", "relay", "connections", "drops",
+                                           "rebalance")]
     out = args.out or (RESULTS if profile.name == "full" else RESULTS / profile.name)
     profile = dataclasses.replace(profile, results=out)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s bench: %(message)s")
