@@ -138,6 +138,7 @@ BAD_MOVES = {
     "status null": ({"status": None}, "status"),
     "unknown sprint": ({"sprint": 99999}, "sprint"),
     "sprint not an id": ({"sprint": "next"}, "sprint"),
+    "sprint too big": ({"sprint": 2**70}, "sprint"),
     "ended sprint": ({"sprint": "ended"}, "sprint"),
     "unknown field": ({"order": 3}, "order"),
     "date rules": ({"status": "done"}, "status"),
