@@ -135,3 +135,15 @@ def test_moving_into_an_ended_sprint_is_refused(task: Task, ended_sprint: Sprint
     assert set(refused.value.message_dict) == {"sprint"}
     make_sprint("later", days(50))  # unrelated sprints do not matter
     assert Task.objects.get(pk=task.pk).sprint_id == task.sprint_id
+
+
+def test_services_refuse_a_bad_status_whoever_calls(task: Task) -> None:
+    for write in (lambda: services.task_create(actor=None, name="x", status="blocked"),
+                  lambda: services.task_update(task=task, actor=None, expected_version=None,
+                                               changes={"status": "blocked"}),
+                  lambda: services.task_move(task=task, actor=None, expected_version=None,
+                                             status="blocked")):
+        with pytest.raises(ValidationError) as refused:
+            write()
+        assert set(refused.value.message_dict) == {"status"}
+    assert Task.objects.get().status == "not_started"
