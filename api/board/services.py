@@ -76,6 +76,11 @@ def _atomic(write: Callable[[], T]) -> T:
         return write()
 
 
+def _check_status(status: Any) -> None:
+    if status not in Task.Status.values:
+        raise ValidationError({"status": [f'"{status}" is not a valid choice.']})
+
+
 def _check_version(obj: Task | Sprint, expected: ExpectedVersion) -> None:
     if expected is None:
         return
@@ -155,6 +160,7 @@ def task_create(*, actor: Actor, name: str, description: str = "",
                 completed: datetime.date | None = None) -> Task:
     """A new task at the bottom of its column (version 1, `created` in its sprint)."""
     sprint_id = _pk(sprint)
+    _check_status(status)
 
     def write() -> Task:
         today = timezone.localdate()
@@ -179,6 +185,8 @@ def task_update(*, task: Task | int, actor: Actor, expected_version: ExpectedVer
     unknown = set(changes) - TASK_FIELDS
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
+    if "status" in changes:
+        _check_status(changes["status"])
     task_id = _required_pk(task)
     target = _pk(changes["sprint"]) if "sprint" in changes else KEEP
 
@@ -210,8 +218,8 @@ def task_move(*, task: Task | int, actor: Actor, expected_version: ExpectedVersi
     task_id = _required_pk(task)
     target = _pk(sprint) if sprint is not KEEP else KEEP
     after_id = _pk(after) if after is not KEEP else KEEP
-    if status is not KEEP and status not in Task.Status.values:
-        raise ValidationError({"status": [f'"{status}" is not a valid choice.']})
+    if status is not KEEP:
+        _check_status(status)
 
     def write() -> Task:
         current, before, today = _begin(task_id, target, expected_version)

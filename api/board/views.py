@@ -41,9 +41,13 @@ from api.realtime.models import SprintSequence
 User = get_user_model()
 
 
+CONFLICTS = {"Task": conflict_schema("Task", TaskSerializer),
+             "Sprint": conflict_schema("Sprint", SprintSerializer)}
+
+
 def _conditional_schema(name: str, serializer: type[TaskSerializer | SprintSerializer]) -> Any:
     """OpenAPI for the ETag / If-Match / 412 of a viewset's detail operations."""
-    conflict = conflict_schema(name, serializer)
+    conflict = CONFLICTS[name]
     responses = {200: serializer, 412: conflict}
     return extend_schema_view(
         create=extend_schema(parameters=[ETAG]),
@@ -166,7 +170,7 @@ class TaskViewSet(ServiceViewSet):
 
     @extend_schema(
         request=TaskMoveSerializer, parameters=[IF_MATCH, ETAG],
-        responses={200: TaskSerializer, 412: conflict_schema("TaskMove", TaskSerializer)},
+        responses={200: TaskSerializer, 412: CONFLICTS["Task"]},
         description="Move the task to a column (`status`, `sprint`) directly below task "
                     "`after` (null: at the top), in one transaction; one event per move.")
     @action(detail=True, methods=["post"])
