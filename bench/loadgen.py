@@ -30,7 +30,7 @@ now = time.monotonic
 TASK_DATA = {
     "id": 12, "name": "Write the deployment docs", "description": "Operations guide: "
     "nodes, Redis, TURN, nginx, and what to watch on the metrics page.", "sprint": 7,
-    "status": "in_progress", "order": 2, "assigned": 3, "started": "2026-11-20",
+    "status": "in_progress", "rank": "a2", "version": 4, "assigned": 3, "started": "2026-11-20",
     "due": "2026-11-27", "completed": None, "links": {
         "self": "http://127.0.0.1:8000/api/tasks/12/",
         "sprint": "http://127.0.0.1:8000/api/sprints/7/",
@@ -428,7 +428,7 @@ async def e2e(spec: dict[str, Any]) -> dict[str, Any]:
     misses = 0
     for k in range(1, spec["patches"] + 1):
         done[k] = loop.create_future()
-        body = json.dumps({"name": f"bench patch {k}", "order": k % 7}).encode()
+        body = json.dumps({"name": f"bench patch {k}"}).encode()
         started[k] = now()
         status, answer = await api.request("PATCH", f"/api/tasks/{spec['task']}/", body, headers)
         answered.append(now() - started[k])
