@@ -71,7 +71,8 @@ async def drag_and_drop(peer: Peer, api: ApiClient, status: str, tally: MoveTall
         return
     task = rng.choice(column)
     others = [t for t in column if t["id"] != task["id"]]
-    slot = rng.randrange(len(others) + 1)
+    # any slot but its own on this board: a drop where the card is would change nothing
+    slot = rng.choice([i for i in range(len(others) + 1) if i != column.index(task)])
     after = others[slot - 1]["id"] if slot else None
     await peer.send_drag(task["id"], "start", status=status, index=column.index(task))
     for _ in range(max(1, int(drag_seconds * rate))):
