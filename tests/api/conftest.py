@@ -39,6 +39,12 @@ def _realtime_settings(settings) -> None:
     settings.REALTIME_DELIVERY_THREAD = False
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    # Django's default PBKDF2 (a million rounds) costs most of a test that makes a user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _stop_delivery_thread() -> Iterator[None]:
     yield

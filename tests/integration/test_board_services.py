@@ -10,6 +10,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from tests.integration.conftest import Board
@@ -50,12 +51,16 @@ async def test_admin_edits_reach_subscribers(
     await sub.wait_events(2)
 
     def admin_marks_done() -> int:
-        django_user_model.objects.create_superuser("root", password="root-pass")
-        browser = Client()
-        assert browser.login(username="root", password="root-pass")
-        form = {"name": "Edited in the admin", "description": "", "sprint": sprint,
-                "status": "done", "assigned": "", "started": "", "due": "", "completed": ""}
-        return browser.post(f"/admin/board/task/{task['id']}/change/", form).status_code
+        try:
+            django_user_model.objects.create_superuser("root", password="root-pass")
+            browser = Client()
+            assert browser.login(username="root", password="root-pass")
+            form = {"name": "Edited in the admin", "description": "", "sprint": sprint,
+                    "status": "done", "assigned": "", "started": "", "due": "",
+                    "completed": ""}
+            return browser.post(f"/admin/board/task/{task['id']}/change/", form).status_code
+        finally:
+            connection.close()  # this worker thread's own connection
 
     assert await asyncio.to_thread(admin_marks_done) == 302
     (event,) = (await sub.wait_events(3))[2:]
