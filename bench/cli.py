@@ -23,13 +23,16 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench.drops import DROP_WORKLOADS
 from bench.procs import ROOT, raise_nofile
 from bench.report import write_report
-from bench.workloads import PROFILES, WORKLOADS
+from bench.workloads import PROFILES
+from bench.workloads import WORKLOADS as BASE_WORKLOADS
 
 __all__ = ["machine", "main"]
 
 log = logging.getLogger("bench")
+WORKLOADS = {**BASE_WORKLOADS, **DROP_WORKLOADS}
 RESULTS = ROOT / "bench" / "results"
 PACKAGES = ("tornado", "websockets", "Django", "djangorestframework", "gunicorn", "channels",
             "daphne", "channels-redis", "Twisted", "aiortc", "redis", "matplotlib")
@@ -101,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
     if profile.name == "smoke":
-        names = [n for n in names if n in ("fanout", "relay", "connections")]
+        names = [n for n in names if n in ("fanout", "relay", "connections", "drops",
+                                           "rebalance")]
     out = args.out or (RESULTS if profile.name == "full" else RESULTS / profile.name)
     profile = dataclasses.replace(profile, results=out)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s bench: %(message)s")

@@ -630,7 +630,11 @@ def write_report(data: dict[str, Any], out: Path) -> Path:
     lines += ["## Targets (issue 8)", ""]
     lines += _table(["target", "measured", "verdict", "note"], _targets(data))
     lines += _plots(data, out)
-    for section in (_connections, _fanout, _relay, _e2e, _p2p, _scaleout, _side_by_side):
+    # Issue 11's section lives in its own module, which borrows this one's table helpers.
+    from bench.report_drops import drops_section
+
+    for section in (_connections, _fanout, _relay, _e2e, _p2p, _scaleout, _side_by_side,
+                    drops_section):
         lines += section(data)
     lines += _bounds(data)
     lines += ["## How to reproduce", "",

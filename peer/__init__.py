@@ -2,15 +2,16 @@
 
 Joins a sprint, follows its authoritative events (protocol §6), opens WebRTC data
 channels to the other peers and shows and sends drag state over them, with the
-websocket relay as fallback (protocol §8). ``python -m peer --help`` for the CLI.
+websocket relay as fallback (protocol §8), and moves tasks through the API's move
+operation, naming the version it moved from. ``python -m peer --help`` for the CLI.
 """
 
 import logging
 
-from peer.api import ApiClient, ApiError, Snapshot, Ticket
+from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep, Snapshot, Ticket
 from peer.client import Peer, PeerInfo, Presence, ReceivedDrag, join
 from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
-from peer.events import Board, EventStream, Outcome
+from peer.events import Board, EventStream, Outcome, board_order
 from peer.ice import block_all
 from peer.mesh import DEFAULT_MESH_LIMIT, Mesh, select_mesh
 from peer.remote import Link, RemotePeer
@@ -19,13 +20,16 @@ from peer.signaling import SignalingConnection, SignalingError, State, backoff_d
 __all__ = [
     "DEFAULT_MESH_LIMIT",
     "GHOST_TTL",
+    "KEEP",
     "ApiClient",
     "ApiError",
     "Board",
+    "Conflict",
     "DragReceiver",
     "DragSequence",
     "EventStream",
     "Ghost",
+    "Keep",
     "Link",
     "Mesh",
     "Outcome",
@@ -41,6 +45,7 @@ __all__ = [
     "Ticket",
     "backoff_delay",
     "block_all",
+    "board_order",
     "join",
     "select_mesh",
 ]

@@ -1,27 +1,59 @@
-"""The Django REST API as the peer needs it: log in, get a realtime ticket, load a sprint.
+"""The Django REST API as the peer needs it: log in, get a realtime ticket, load a sprint,
+move a task.
 
 Async, on httpx. Lists are paginated (``{count, next, previous, results}``); this
-client follows ``next`` until the end.
+client follows ``next`` until the end. Writes may name the version they were made on
+(``If-Match``); a stale one raises `Conflict`, which carries the task as it is now.
 """
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-__all__ = ["ApiClient", "ApiError", "Snapshot", "Ticket", "override_realtime"]
+__all__ = ["KEEP", "ApiClient", "ApiError", "Conflict", "Keep", "Snapshot", "Ticket",
+           "override_realtime"]
+
+
+class Keep(enum.Enum):
+    """The type of `KEEP`: a move argument left out (``None`` means something: the
+    backlog for ``sprint``, the top for ``after``)."""
+
+    KEEP = "keep"
+
+
+#: Leave this part of a task as it is (a `ApiClient.move` argument not sent).
+KEEP: Final = Keep.KEEP
 
 
 class ApiError(Exception):
-    """The API answered with an error status (``status``) or something unexpected."""
+    """The API answered with an error status (``status``) or something unexpected.
 
-    def __init__(self, status: int | None, message: str) -> None:
+    ``code`` is the API's machine code (``invalid``, ``not_found``, ``conflict``…) and
+    ``fields`` its field errors (a 400 names the fields it refused), when the body had them.
+    """
+
+    def __init__(self, status: int | None, message: str, *, code: str | None = None,
+                 fields: dict[str, list[str]] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+        self.fields = fields or {}
+
+
+class Conflict(ApiError):
+    """412: the task (or sprint) changed since the version the write named; nothing was
+    written. ``current`` is its representation now, the one to retry from."""
+
+    def __init__(self, message: str, current: dict[str, Any]) -> None:
+        super().__init__(412, message, code="conflict")
+        self.current = current
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,19 +147,65 @@ class ApiClient:
         """The sprint first (its ``seq``), then its tasks: the order protocol §6 asks for."""
         return Snapshot(sprint=await self.sprint(sprint), tasks=await self.tasks(sprint))
 
-    async def _request(self, method: str, url: str, **kwargs: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"Token {self.token}"} if self.token else {}
+    async def task(self, task: int) -> dict[str, Any]:
+        return await self._request("GET", f"/api/tasks/{task}/")
+
+    async def move(self, task: int | Mapping[str, Any], *, status: str | Keep = KEEP,
+                   sprint: int | Keep | None = KEEP, after: int | Keep | None = KEEP,
+                   if_match: int | None = None) -> dict[str, Any]:
+        """``POST /api/tasks/<id>/move/``: the task lands directly below task ``after`` of
+        column ``status`` of ``sprint`` and the server answers with it (its new ``rank``,
+        ``version`` and dates). ``sprint=None`` is the backlog, ``after=None`` the top;
+        `KEEP` (the default) leaves that part as it is (``after`` kept: the same place if
+        the column is unchanged, else the bottom). ``task`` is an id or a task dict.
+
+        ``if_match``: the version this move was decided on; if the task has changed since,
+        nothing moves and `Conflict` is raised with the task as it is now. Without it the
+        move applies to whatever the task is by then. A refused move (a bad ``after``, a
+        move the date rules forbid) raises `ApiError` 400 whose ``fields`` name the field.
+        """
+        task_id = int(task["id"]) if isinstance(task, Mapping) else task
+        body: dict[str, Any] = {}
+        for key, value in (("status", status), ("sprint", sprint), ("after", after)):
+            if value is not KEEP:
+                body[key] = value
+        headers = {} if if_match is None else {"If-Match": f'"{if_match}"'}
+        return await self._request("POST", f"/api/tasks/{task_id}/move/", json=body,
+                                   headers=headers)
+
+    async def _request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
+                       **kwargs: Any) -> dict[str, Any]:
+        headers = dict(headers or {})
+        if self.token:
+            headers["Authorization"] = f"Token {self.token}"
         try:
             resp = await self._http.request(method, url, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(None, f"{method} {url}: {exc}") from exc
-        if resp.status_code >= 400:
-            raise ApiError(resp.status_code, f"{method} {url}: HTTP {resp.status_code} "
-                                             f"{resp.text[:200]}")
         try:
             body = resp.json()
         except ValueError:
-            raise ApiError(resp.status_code, f"{method} {url}: not JSON") from None
+            body = None
+        if resp.status_code >= 400:
+            raise _error(method, url, resp, body)
         if not isinstance(body, dict):
             raise ApiError(resp.status_code, f"{method} {url}: not a JSON object")
         return body
+
+
+def _error(method: str, url: str, resp: httpx.Response, body: Any) -> ApiError:
+    """The API's error body (``{error, message, fields?, current?}``) as an exception."""
+    status = resp.status_code
+    if not isinstance(body, dict):
+        return ApiError(status, f"{method} {url}: HTTP {status} {resp.text[:200]}")
+    message = body.get("message") or body.get("detail") or resp.text[:200]
+    text = f"{method} {url}: HTTP {status} {message}"
+    if status == 412 and isinstance(body.get("current"), dict):
+        return Conflict(text, body["current"])
+    fields = body.get("fields")
+    if not isinstance(fields, dict):  # DRF's plain shape: {field: [messages]}
+        fields = {k: v for k, v in body.items() if isinstance(v, list)}
+    return ApiError(status, text, code=body.get("error") if isinstance(body.get("error"), str)
+                    else None,
+                    fields={str(k): [str(m) for m in v] if isinstance(v, list) else [str(v)]
+                            for k, v in fields.items()})

@@ -1,7 +1,8 @@
-"""The ``python -m peer`` command line: watch a sprint, simulate a drag, or a swarm of users.
+"""The ``python -m peer`` command line: watch a sprint, simulate a drag, move a task, or a
+swarm of users dragging and moving cards at once.
 
-One function per role, as aiortc's datachannel-cli: `watch`, `drag_task`, `swarm`;
-`main` parses the arguments and runs one of them, closing every peer in ``finally``.
+One function per role, as aiortc's datachannel-cli: `watch`, `drag_task`, `move_task`,
+`swarm`; `main` parses the arguments and runs one of them, closing every peer in ``finally``.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import argparse
 import asyncio
 import logging
 import math
+import random
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from peer.api import ApiClient, ApiError
+from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep
 from peer.client import Peer, Presence, ReceivedDrag, join
 from peer.mesh import DEFAULT_MESH_LIMIT
+from peer.moves import ColumnCheck, MoveTally, busiest_column, check_column, drag_and_drop
 from peer.signaling import SignalingError
 from signaling.protocol import STATUSES
 
@@ -27,6 +30,8 @@ __all__ = ["build_parser", "main"]
 logger = logging.getLogger(__name__)
 
 DRAG_RATE = 60.0  # updates per second, as a pointer at display refresh rate
+#: Exit status of ``move`` when the task changed since ``--if-match`` (nothing moved).
+EXIT_CONFLICT = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,12 +76,38 @@ def build_parser() -> argparse.ArgumentParser:
     drag.add_argument("--rate", type=float, default=DRAG_RATE,
                       help="move updates per second (default: %(default)s)")
 
-    swarm = sub.add_parser("swarm", help="N simulated users dragging tasks, for load and demos")
+    move = sub.add_parser(
+        "move", help="move a task through the API's move operation (REST only, no realtime "
+                     f"connection); exit status {EXIT_CONFLICT} if --if-match is stale")
+    move.add_argument("task", type=int, help="id of the task to move")
+    move.add_argument("--status", choices=STATUSES,
+                      help="target column (default: the task's own)")
+    where = move.add_mutually_exclusive_group()
+    where.add_argument("--sprint", dest="to_sprint", type=int, metavar="N",
+                       help="target sprint (default: the task's own)")
+    where.add_argument("--backlog", action="store_true", help="move it to the backlog")
+    slot = move.add_mutually_exclusive_group()
+    slot.add_argument("--after", type=int, metavar="ID",
+                      help="land directly below task ID of the target column (default: the "
+                           "same place if the column is unchanged, else the bottom)")
+    slot.add_argument("--top", action="store_true", help="land at the top of the column")
+    move.add_argument("--if-match", type=int, metavar="V",
+                      help="the version the move is decided on: if the task has changed "
+                           "since, nothing moves (default: move whatever it is by then)")
+
+    swarm = sub.add_parser("swarm", help="N simulated users dragging tasks and dropping them "
+                                         "at random in one column at once, for load, demos "
+                                         "and a consistency check")
     swarm.add_argument("--n", type=int, default=4, help="number of peers (default: %(default)s)")
     swarm.add_argument("--seconds", type=float, default=10.0,
                        help="how long to run (default: %(default)s)")
     swarm.add_argument("--rate", type=float, default=DRAG_RATE,
                        help="move updates per second per peer (default: %(default)s)")
+    swarm.add_argument("--moves", type=int, default=5,
+                       help="drag-and-drops per peer within --column, through the API with "
+                            "If-Match; 0 only drags (default: %(default)s)")
+    swarm.add_argument("--column", choices=STATUSES,
+                       help="column the drops happen in (default: the fullest)")
     return parser
 
 
@@ -87,6 +118,14 @@ class Session:
     args: argparse.Namespace
     api: ApiClient | None = None
 
+    async def client(self) -> ApiClient:
+        """The REST client, logged in (once) with --token or --username/--password."""
+        if self.api is None:
+            self.api = ApiClient(self.args.api, token=self.args.token)
+            if not self.args.token:
+                await self.api.login(self.args.username, self.args.password)
+        return self.api
+
     async def peer(self) -> Peer:
         options: dict[str, Any] = {"webrtc": not self.args.no_webrtc,
                                    "mesh_limit": self.args.mesh_limit}
@@ -94,11 +133,8 @@ class Session:
             base = self.args.realtime or "ws://127.0.0.1:8080"
             url = f"{base.rstrip('/')}/{self.args.sprint}/"
             return await Peer.connect(url, self.args.ticket, **options)
-        if self.api is None:
-            self.api = ApiClient(self.args.api, token=self.args.token)
-            if not self.args.token:
-                await self.api.login(self.args.username, self.args.password)
-        return await join(self.api, self.args.sprint, realtime=self.args.realtime, **options)
+        return await join(await self.client(), self.args.sprint, realtime=self.args.realtime,
+                          **options)
 
     async def aclose(self) -> None:
         if self.api is not None:
@@ -186,15 +222,58 @@ async def drag_task(session: Session, task: int, seconds: float, rate: float) ->
         await peer.close()
 
 
-async def swarm(session: Session, n: int, seconds: float, rate: float) -> None:
+def _where(task: dict[str, Any]) -> str:
+    sprint = task.get("sprint")
+    place = "the backlog" if sprint is None else f"{task.get('status')} of sprint {sprint}"
+    return f"{place} (rank {task.get('rank')}, version {task.get('version')})"
+
+
+async def move_task(session: Session, args: argparse.Namespace) -> int:
+    """``move``: one move request; prints where the task is now. Exit status 3 on 412."""
+    api = await session.client()
+    sprint: int | Keep | None = None if args.backlog else (
+        args.to_sprint if args.to_sprint is not None else KEEP)
+    after: int | Keep | None = None if args.top else (
+        args.after if args.after is not None else KEEP)
+    try:
+        task = await api.move(args.task, status=args.status or KEEP, sprint=sprint,
+                              after=after, if_match=args.if_match)
+    except Conflict as exc:
+        now = exc.current
+        print(f"conflict: task {args.task} has changed since version {args.if_match}; "
+              f"nothing moved. It is now version {now.get('version')}: {_where(now)}",
+              file=sys.stderr)
+        return EXIT_CONFLICT
+    print(f"task {task.get('id')} {task.get('name')!r} is in {_where(task)}", flush=True)
+    return 0
+
+
+@dataclass
+class SwarmOutcome:
+    """What ``swarm`` saw: drag updates shown, the drops' tally, and the column check
+    (None when there were no drops)."""
+
+    shown: int
+    tally: MoveTally
+    check: ColumnCheck | None = None
+
+
+async def swarm(session: Session, n: int, seconds: float, rate: float, *, moves: int = 0,
+                column: str | None = None, seed: int | None = None) -> SwarmOutcome:
+    """``n`` peers drag for ``seconds``; each first makes ``moves`` drag-and-drops at random
+    within ``column`` (needs the REST API), then every board is checked against the server."""
     peers: list[Peer] = []
     received = [0]
+    tally = MoveTally()
+    rng = random.Random(seed)
     try:
         for _ in range(n):
             peer = await session.peer()
             peer.drags.on(lambda _d: received.__setitem__(0, received[0] + 1))
             peers.append(peer)
         tasks = sorted(peers[0].board.tasks) or list(range(1, n + 1))
+        api = session.api if moves > 0 and not session.args.ticket else None
+        status = column or busiest_column(peers[0].board.tasks)
         await asyncio.sleep(1.0)
         print(f"{_stamp()} swarm of {n}: channels "
               f"{sum(len(p.channel_peers()) for p in peers) // 2} pairs open", flush=True)
@@ -202,6 +281,10 @@ async def swarm(session: Session, n: int, seconds: float, rate: float) -> None:
         deadline = loop.time() + seconds
 
         async def user(i: int, peer: Peer) -> None:
+            drops = 0
+            while api is not None and status is not None and drops < moves:
+                await drag_and_drop(peer, api, status, tally, rng=rng, rate=rate)
+                drops += 1
             while loop.time() < deadline:
                 await drag_once(peer, tasks[i % len(tasks)], min(2.0, seconds), rate)
 
@@ -209,19 +292,44 @@ async def swarm(session: Session, n: int, seconds: float, rate: float) -> None:
         await asyncio.sleep(0.5)
         print(f"{_stamp()} swarm done: {received[0]} drag updates shown across {n} peers",
               flush=True)
+        outcome = SwarmOutcome(shown=received[0], tally=tally)
+        if api is not None and status is not None and tally.drops:
+            outcome.check = await check_column(peers, api, session.args.sprint, status)
+            _print_moves(tally, outcome.check)
+        elif moves > 0:
+            print(f"{_stamp()} no drops: they need the REST API (not --ticket) and a column "
+                  "with two cards or more", flush=True)
+        return outcome
     finally:
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
 
 
-async def run(args: argparse.Namespace) -> None:
+def _print_moves(tally: MoveTally, check: ColumnCheck) -> None:
+    print(f"{_stamp()} drops in {check.status}: {tally.drops} made, {tally.moved} moved, "
+          f"{tally.conflicts} conflicts (412: the card had moved since the drag began), "
+          f"{tally.refused} refused (400)", flush=True)
+    for error in tally.errors:
+        print(f"  {error}", flush=True)
+    verdict = "consistent" if check.consistent else "NOT consistent"
+    print(f"{_stamp()} column {check.status} ({len(check.server)} cards): {check.agreeing}/"
+          f"{check.peers} boards show the server's order, ranks "
+          f"{'all distinct' if check.distinct_ranks else 'TIED'}: {verdict}", flush=True)
+
+
+async def run(args: argparse.Namespace) -> int:
     session = Session(args)
     try:
         if args.command == "watch":
             await watch(session, args.seconds)
         elif args.command == "drag":
             await drag_task(session, args.task, args.seconds, args.rate)
+        elif args.command == "move":
+            return await move_task(session, args)
         elif args.command == "swarm":
-            await swarm(session, args.n, args.seconds, args.rate)
+            outcome = await swarm(session, args.n, args.seconds, args.rate, moves=args.moves,
+                                  column=args.column)
+            return 0 if outcome.check is None or outcome.check.consistent else 1
+        return 0
     finally:
         await session.aclose()
 
@@ -231,11 +339,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     level = {0: logging.WARNING, 1: logging.INFO}.get(args.verbose, logging.DEBUG)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(run(args))
+        return asyncio.run(run(args))
     except KeyboardInterrupt:
         return 130
     except (ApiError, SignalingError, OSError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        for name, messages in getattr(exc, "fields", {}).items():
+            print(f"  {name}: {' '.join(messages)}", file=sys.stderr)
         return 1
-    return 0
-

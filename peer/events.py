@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Board", "EventStream", "Outcome"]
+__all__ = ["Board", "EventStream", "Outcome", "board_order"]
 
 #: Applied with ``upsert by id``; the other actions remove the object from this sprint.
 UPSERT_ACTIONS = frozenset({"created", "updated", "added"})
@@ -123,6 +123,15 @@ class EventStream:
         return Outcome(apply=tuple(applied))
 
 
+def board_order(task: dict[str, Any]) -> tuple[str, int]:
+    """Where a task sorts in its column: by ``rank``, then id, as every client sorts.
+
+    Ranks are ASCII, so Python's code-point comparison is the server's byte-wise one.
+    """
+    rank, task_id = task.get("rank"), task.get("id")
+    return (rank if isinstance(rank, str) else "", task_id if isinstance(task_id, int) else 0)
+
+
 @dataclass
 class Board:
     """One sprint's state as REST shows it, kept current by applying events idempotently."""
@@ -149,3 +158,8 @@ class Board:
                 self.tasks.pop(obj_id, None)
             elif action in UPSERT_ACTIONS and isinstance(data, dict):
                 self.tasks[obj_id] = data
+
+    def column(self, status: str) -> list[dict[str, Any]]:
+        """The sprint's tasks of column ``status``, in board order."""
+        return sorted((t for t in self.tasks.values() if t.get("status") == status),
+                      key=board_order)

@@ -8,20 +8,30 @@
 const TOKEN_KEY = "watercooler.token";
 const USER_KEY = "watercooler.username";
 
-/** An HTTP error with DRF's body: `fields` maps a field (or non_field_errors) to messages. */
+/**
+ * An HTTP error with DRF's body: `fields` maps a field (or non_field_errors) to messages.
+ * A 412 (the `If-Match` version was stale) carries the object as it is now in `current`.
+ */
 export class ApiError extends Error {
   /**
    * @param {number} status  0 when the request never got an answer
    * @param {string} message
    * @param {Record<string, string[]>} [fields]
-   * @param {string | null} [code]  the API's machine code (`invalid`, `not_found`, ...)
+   * @param {string | null} [code]  the API's machine code (`invalid`, `not_found`, `conflict`, ...)
+   * @param {any} [current]  on 412: the current representation, which the write did not change
    */
-  constructor(status, message, fields = {}, code = null) {
+  constructor(status, message, fields = {}, code = null, current = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.fields = fields;
     this.code = code;
+    this.current = current;
+  }
+
+  /** True for a 412: someone else changed the object since the version we named. */
+  get isConflict() {
+    return this.status === 412;
   }
 }
 
@@ -54,11 +64,15 @@ export function parseErrorBody(body) {
 }
 
 /**
- * @typedef {{id: number, name: string, description: string, end: string, seq: number | null, links: Record<string, string>}} Sprint
+ * @typedef {{id: number, name: string, description: string, end: string, seq: number | null,
+ *   version: number, links: Record<string, string>}} Sprint
  * @typedef {{id: number, name: string, description: string, sprint: number | null,
- *   status: string, order: number, assigned: string | null, started: string | null,
+ *   status: string, rank: string, version: number, assigned: string | null, started: string | null,
  *   due: string | null, completed: string | null, links: Record<string, string>}} Task
+ *   `rank` orders a column (compare as plain strings, then id); `version` grows by one per change.
  * @typedef {{url: string, token: string, expires: string}} Ticket
+ * @typedef {{ifMatch?: number | null}} WriteOptions  `ifMatch`: the version the change was
+ *   made on; a stale one makes the server refuse with 412 (ApiError with `current`)
  */
 
 export class Api {
@@ -132,8 +146,9 @@ export class Api {
    * @param {string} method
    * @param {string} path
    * @param {unknown} [data]
-   * @param {{auth?: boolean, csrf?: string}} [opts]  `csrf`: Django's CSRF token, for
-   *   session-authenticated writes (token calls need none)
+   * @param {{auth?: boolean, csrf?: string, ifMatch?: number | null}} [opts]  `csrf`: Django's
+   *   CSRF token, for session-authenticated writes (token calls need none); `ifMatch`: send
+   *   `If-Match: "<version>"`
    */
   async request(method, path, data, opts = {}) {
     const url = /^https?:\/\//.test(path) ? path : `${this.base}${path}`;
@@ -141,6 +156,7 @@ export class Api {
     const headers = { Accept: "application/json" };
     if (data !== undefined) headers["Content-Type"] = "application/json";
     if (opts.csrf) headers["X-CSRFToken"] = opts.csrf;
+    if (opts.ifMatch !== undefined && opts.ifMatch !== null) headers["If-Match"] = `"${opts.ifMatch}"`;
     const token = this.token;
     if (opts.auth !== false && token) headers.Authorization = `Token ${token}`;
     let res;
@@ -159,7 +175,8 @@ export class Api {
     }
     if (!res.ok) {
       const { message, fields, code } = parseErrorBody(body);
-      const err = new ApiError(res.status, message, fields, code ?? null);
+      const current = res.status === 412 && body && typeof body === "object" ? body.current ?? null : null;
+      const err = new ApiError(res.status, message, fields, code ?? null, current);
       if (res.status === 401 && opts.auth !== false) this.onUnauthorized();
       throw err;
     }
@@ -219,14 +236,32 @@ export class Api {
     return this.request("POST", "/tasks/", data);
   }
 
-  /** @param {number} id @param {Partial<Task>} data @returns {Promise<Task>} */
-  updateTask(id, data) {
-    return this.request("PATCH", `/tasks/${id}/`, data);
+  /** @param {number} id @param {Partial<Task>} data @param {WriteOptions} [opts] @returns {Promise<Task>} */
+  updateTask(id, data, opts = {}) {
+    return this.request("PATCH", `/tasks/${id}/`, data, { ifMatch: opts.ifMatch });
   }
 
-  /** @param {number} id */
-  deleteTask(id) {
-    return this.request("DELETE", `/tasks/${id}/`);
+  /** @param {number} id @param {WriteOptions} [opts] */
+  deleteTask(id, opts = {}) {
+    return this.request("DELETE", `/tasks/${id}/`, undefined, { ifMatch: opts.ifMatch });
+  }
+
+  /**
+   * Move a task (docs/protocol.md, the move operation): into `status` of `sprint` (null:
+   * the backlog), directly below task `after` (null: at the top). Omitted keys are left
+   * as they are; the server sets the rank and the dates and answers with the task.
+   * @param {number} id
+   * @param {{status?: string, sprint?: number | null, after?: number | null}} to
+   * @param {WriteOptions} [opts]
+   * @returns {Promise<Task>}
+   */
+  moveTask(id, to, opts = {}) {
+    /** @type {Record<string, unknown>} */
+    const body = {};
+    for (const key of /** @type {const} */ (["status", "sprint", "after"])) {
+      if (to[key] !== undefined) body[key] = to[key];
+    }
+    return this.request("POST", `/tasks/${id}/move/`, body, { ifMatch: opts.ifMatch });
   }
 
   /** @returns {Promise<{username: string, full_name?: string}[]>} */

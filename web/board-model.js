@@ -1,12 +1,22 @@
 // @ts-check
 /**
  * The board's arithmetic, free of the DOM: which column a task is in, column order,
- * and the PATCHes a drop needs. Pure, so it is tested in Node.
+ * where a drop lands (as the `after` the server's move takes), and a drop shown before
+ * the server has answered. Positions and date rules belong to the server: nothing here
+ * invents a rank or a date. Pure, so it is tested in Node.
  */
 import { STATUSES } from "./protocol.js";
 
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {"backlog" | "not_started" | "in_progress" | "testing" | "done"} ColumnKey */
+/** @typedef {import("./events.js").BoardState} BoardState */
+/**
+ * A drop the server has not answered yet: the card is shown directly below `after` in
+ * column `key` (at the top when `after` is null). `ticket` tells a newer drop of the same
+ * card from an older one still in flight.
+ * @typedef {{key: ColumnKey, after: number | null, ticket: number}} Placement
+ */
+/** @typedef {{status?: string, sprint?: number | null, after: number | null}} MoveBody */
 
 /** @type {{key: ColumnKey, title: string}[]} */
 export const COLUMNS = [
@@ -20,83 +30,105 @@ export const COLUMNS = [
 /** @param {string} key @returns {key is import("./protocol.js").Drag["status"] & string} */
 export const isStatus = (key) => /** @type {readonly string[]} */ (STATUSES).includes(key);
 
-/** Board order: `order`, then id (as the API sorts). @param {Task[]} tasks */
+/**
+ * Board order, as the API sorts: `rank`, then id. Ranks are ASCII, so comparing UTF-16
+ * code units (what `<` does) is the byte-wise comparison the server uses; never
+ * `localeCompare`, whose collation differs between browsers and from the server.
+ * @param {Task} a @param {Task} b
+ */
+export function compareTasks(a, b) {
+  const ra = a.rank ?? "";
+  const rb = b.rank ?? "";
+  if (ra !== rb) return ra < rb ? -1 : 1;
+  return a.id - b.id;
+}
+
+/** @param {Task[]} tasks */
 export function sortTasks(tasks) {
-  return [...tasks].sort((a, b) => (a.order ?? 0) - (b.order ?? 0) || a.id - b.id);
+  return [...tasks].sort(compareTasks);
 }
 
 /**
- * The tasks of every column, sorted.
+ * The tasks of every column, sorted; cards with a pending drop are shown where they
+ * were dropped instead (below their `after`, or at the bottom if it has left the column).
  * @param {Iterable<Task>} sprintTasks
  * @param {Iterable<Task>} backlog
+ * @param {ReadonlyMap<number, Placement>} [pending]
  * @returns {Record<ColumnKey, Task[]>}
  */
-export function columnsOf(sprintTasks, backlog) {
+export function columnsOf(sprintTasks, backlog, pending = new Map()) {
   /** @type {Record<ColumnKey, Task[]>} */
   const cols = { backlog: [], not_started: [], in_progress: [], testing: [], done: [] };
-  for (const t of sprintTasks) (cols[/** @type {ColumnKey} */ (t.status)] ?? cols.not_started).push(t);
-  cols.backlog.push(...backlog);
+  /** @type {Map<number, Task>} */
+  const held = new Map();
+  for (const t of sprintTasks) {
+    if (pending.has(t.id)) held.set(t.id, t);
+    else (cols[/** @type {ColumnKey} */ (t.status)] ?? cols.not_started).push(t);
+  }
+  for (const t of backlog) {
+    if (pending.has(t.id)) held.set(t.id, t);
+    else cols.backlog.push(t);
+  }
   for (const k of /** @type {ColumnKey[]} */ (Object.keys(cols))) cols[k] = sortTasks(cols[k]);
+  for (const [id, p] of pending) {
+    const t = held.get(id);
+    if (!t) continue; // deleted meanwhile
+    const col = cols[p.key];
+    const below = p.after === null ? 0 : col.findIndex((x) => x.id === p.after) + 1;
+    const lost = p.after !== null && below === 0; // `after` has left the column meanwhile
+    col.splice(lost ? col.length : below, 0, shownIn(t, p.key));
+  }
   return cols;
 }
 
-/**
- * The fields to PATCH on the dragged task for a drop into `target` at `index`:
- * `status`, `order`, and `sprint` when it comes from elsewhere. Dates are filled in,
- * never erased: moving past not-started sets a missing `started`, into done a missing
- * `completed`. Moves the API's date rules forbid (a started task back to not-started,
- * a completed one out of done) are left for the API to refuse with its message.
- * @param {Task} task
- * @param {ColumnKey} target
- * @param {number} index
- * @param {number} sprintId  the sprint whose board this is
- * @param {string} today  YYYY-MM-DD
- * @returns {Record<string, any>}
- */
-export function dropChanges(task, target, index, sprintId, today) {
-  /** @type {Record<string, any>} */
-  const body = {};
-  if (target === "backlog") {
-    if (task.sprint !== null) body.sprint = null;
-    body.order = index;
-    return body;
-  }
-  if (task.status !== target) body.status = target;
-  body.order = index;
-  if (task.sprint !== sprintId) body.sprint = sprintId;
-  if (target !== "not_started" && !task.started && !(task.completed && target === "done")) body.started = today;
-  if (target === "done" && !task.completed) body.completed = today;
-  return body;
-}
+/** The card as it looks in column `key` (its status, not yet confirmed). @param {Task} t @param {ColumnKey} key */
+const shownIn = (t, key) => (key === "backlog" || t.status === key ? t : { ...t, status: key });
 
 /**
- * After the dragged task lands at `index`, the other tasks of the column whose `order`
- * must change so that order == position (the API stores `order` as given and does
- * not renumber). Returns [{id, order}] for those only.
- * @param {Task[]} column  the target column's tasks in board order, without the dragged one
+ * The `after` of a drop: the id of the card directly above slot `index` of the target
+ * column once the dragged card is taken out of it, or null for the top.
+ * @param {Task[]} column  the target column in board order (it may contain the dragged card)
  * @param {number} draggedId
- * @param {number} index
+ * @param {number} index  the slot, counted without the dragged card
+ * @returns {number | null}
  */
-export function renumber(column, draggedId, index) {
-  const ids = column.map((t) => t.id).filter((id) => id !== draggedId);
-  ids.splice(Math.min(Math.max(index, 0), ids.length), 0, draggedId);
-  const byId = new Map(column.map((t) => [t.id, t]));
-  /** @type {{id: number, order: number}[]} */
-  const out = [];
-  ids.forEach((id, order) => {
-    if (id !== draggedId && byId.get(id)?.order !== order) out.push({ id, order });
-  });
-  return out;
+export function afterFor(column, draggedId, index) {
+  const others = column.filter((t) => t.id !== draggedId);
+  const i = Math.min(Math.max(Math.trunc(index), 0), others.length);
+  return i === 0 ? null : others[i - 1].id;
 }
 
 /**
- * Apply a move locally (optimistic): returns a copy of the task as it will be.
- * @param {Task} task @param {Record<string, any>} changes
- * @returns {Task}
+ * The body of `POST /api/tasks/<id>/move/` for a drop into column `key` of sprint
+ * `sprintId`: what the person meant, nothing computed (the server sets rank and dates).
+ * @param {ColumnKey} key
+ * @param {number} sprintId
+ * @param {number | null} after
+ * @returns {MoveBody}
  */
-export const withChanges = (task, changes) => ({ ...task, ...changes });
+export function moveBody(key, sprintId, after) {
+  return key === "backlog" ? { sprint: null, after } : { status: key, sprint: sprintId, after };
+}
 
-/** Today as YYYY-MM-DD in local time. @param {Date} [d] */
+/**
+ * Put a task where its fields say it belongs in `state`, unless `state` already has a
+ * newer version of it (an answer can arrive after the event of a later change).
+ * Returns true when the state changed.
+ * @param {BoardState} state
+ * @param {Task} t
+ * @param {number} sprintId  the sprint whose board `state` is
+ */
+export function placeTask(state, t, sprintId) {
+  const known = state.tasks.get(t.id) ?? state.backlog.get(t.id);
+  if (known && (known.version ?? 0) > (t.version ?? 0)) return false;
+  state.tasks.delete(t.id);
+  state.backlog.delete(t.id);
+  if (t.sprint === sprintId) state.tasks.set(t.id, t);
+  else if (t.sprint === null) state.backlog.set(t.id, t);
+  return true;
+}
+
+/** Today as YYYY-MM-DD in local time (for showing whether a sprint has ended). @param {Date} [d] */
 export function isoDate(d = new Date()) {
   const pad = (/** @type {number} */ n) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;

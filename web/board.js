@@ -13,6 +13,7 @@ import { avatar, h, hue } from "./dom.js";
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {import("./board-model.js").ColumnKey} ColumnKey */
 /** @typedef {import("./drag.js").Ghost} Ghost */
+/** @typedef {import("./board-model.js").Placement} Placement */
 /** @typedef {{key: ColumnKey, index: number}} Slot */
 /**
  * @typedef {object} Where  what a drag frame says about the target
@@ -59,6 +60,8 @@ export class BoardView {
     this.backlog = [];
     /** @type {Ghost[]} */
     this.ghosts = [];
+    /** Drops not answered yet, shown where they were dropped. @type {ReadonlyMap<number, Placement>} */
+    this.pending = new Map();
     /** @type {LocalDrag | null} */
     this.drag = null;
     /** `hold`: a finger's press and hold, until the card may move. @type {{task: Task, x: number, y: number, el: HTMLElement, pointerId: number, hold: LongPress | null} | null} */
@@ -92,10 +95,11 @@ export class BoardView {
     this.root.replaceChildren();
   }
 
-  /** @param {{tasks?: Task[], backlog?: Task[], ghosts?: Ghost[]}} data */
+  /** @param {{tasks?: Task[], backlog?: Task[], pending?: ReadonlyMap<number, Placement>, ghosts?: Ghost[]}} data */
   update(data) {
     if (data.tasks) this.tasks = data.tasks;
     if (data.backlog) this.backlog = data.backlog;
+    if (data.pending) this.pending = data.pending;
     if (data.ghosts) this.ghosts = data.ghosts;
     if (this.drag && !this._find(this.drag.task.id)) this._cancel(false); // deleted under us
     this.render();
@@ -110,7 +114,7 @@ export class BoardView {
 
   render() {
     const focusedId = /** @type {HTMLElement | null} */ (document.activeElement)?.closest?.("[data-task-id]")?.getAttribute("data-task-id");
-    const cols = columnsOf(this.tasks, this.backlog);
+    const cols = this._columns();
     const d = this.drag;
     if (d) {
       for (const k of /** @type {ColumnKey[]} */ (Object.keys(cols))) cols[k] = cols[k].filter((t) => t.id !== d.task.id);
@@ -150,16 +154,26 @@ export class BoardView {
     }
   }
 
+  /** The columns as shown: sorted, with unanswered drops where they were dropped. */
+  _columns() {
+    return columnsOf(this.tasks, this.backlog, this.pending);
+  }
+
   /** @param {Task} t @param {boolean} [lifted] */
   _card(t, lifted = false) {
     const d = this.drag;
     const keyboardLifted = lifted && d?.mode === "keyboard";
+    // Someone else is dragging this card right now (maybe while we do): say who, on the card.
+    const holders = [...new Set(this.ghosts.filter((g) => g.task === t.id).map((g) => this.cb.nameOf(g.peer)))];
+    const heldBy = holders.length ? `${holders.join(" and ")} ${holders.length > 1 ? "are" : "is"} moving this` : "";
     return h("article", {
-      class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}`,
+      class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}${heldBy ? " card--held" : ""}`,
       "data-testid": "card", "data-task-id": t.id, "data-status": t.status, tabindex: "0", role: "listitem",
       "aria-roledescription": "movable task", "aria-grabbed": lifted ? "true" : "false",
-      "aria-label": `${t.name}${t.assigned ? `, assigned to ${t.assigned}` : ""}. Press Space to move, E to edit.`,
+      "aria-label": `${t.name}${t.assigned ? `, assigned to ${t.assigned}` : ""}${heldBy ? `. ${heldBy}` : ""}. Press Space to move, E to edit.`,
+      style: heldBy ? { "--hue": String(hue(holders[0])) } : null,
     },
+    heldBy ? h("div", { class: "card__held", "data-testid": "held-by", "aria-hidden": "true" }, avatar(holders[0]), h("span", null, heldBy)) : null,
     h("div", { class: "card__top" },
       h("h3", { class: "card__name" }, t.name),
       h("button", { class: "card__edit icon-button", type: "button", "data-action": "edit", "aria-label": `Edit ${t.name}`, title: "Edit", tabindex: "-1" }, "✎")),
@@ -303,7 +317,7 @@ export class BoardView {
 
   /** @param {Task} task @returns {Slot} */
   _slotOf(task) {
-    const cols = columnsOf(this.tasks, this.backlog);
+    const cols = this._columns();
     for (const { key } of COLUMNS) {
       const i = cols[key].findIndex((t) => t.id === task.id);
       if (i >= 0) return { key, index: i };
@@ -463,7 +477,7 @@ export class BoardView {
   /** @param {string} key */
   _keyboardMove(key) {
     const d = /** @type {LocalDrag} */ (this.drag);
-    const cols = columnsOf(this.tasks, this.backlog);
+    const cols = this._columns();
     const lengthOf = (/** @type {ColumnKey} */ k) => cols[k].filter((t) => t.id !== d.task.id).length;
     const ci = COLUMNS.findIndex((c) => c.key === d.to.key);
     if (key === "ArrowLeft" || key === "ArrowRight") {

@@ -11,6 +11,16 @@ import { decodeDrag, makeDrag } from "./protocol.js";
 /** A ghost with no update for this long is removed (the sender may have vanished). */
 export const GHOST_TTL_MS = 5000;
 
+/**
+ * How long after a peer's last drag of a task we still name them when that task turns
+ * out to have changed under us ("Ana moved this card meanwhile"): a drop's event follows
+ * its drag's end within a second, and a name from longer ago would more likely be wrong.
+ */
+export const HOLDER_MEMORY_MS = 10000;
+
+/** Tasks whose last holder is remembered: a bound, oldest forgotten first. */
+const HOLDER_MEMORY_TASKS = 256;
+
 /** Numbers our own drag updates: seq strictly increasing across all our drags. */
 export class DragSequence {
   constructor() {
@@ -91,6 +101,8 @@ export class GhostBook {
     this.ttl = ttl;
     /** @type {Map<string, Ghost>} */
     this.ghosts = new Map();
+    /** Who last dragged each task, and when, ghost ended or not. @type {Map<number, {peer: string, at: number}>} */
+    this.holders = new Map();
   }
 
   /**
@@ -102,6 +114,9 @@ export class GhostBook {
    */
   update(peer, drag, now) {
     const key = `${peer}\u0000${drag.task}`;
+    this.holders.delete(drag.task); // re-inserted last: the map's order is the age order
+    this.holders.set(drag.task, { peer, at: now });
+    if (this.holders.size > HOLDER_MEMORY_TASKS) this.holders.delete(/** @type {number} */ (this.holders.keys().next().value));
     if (drag.phase === "end") return this.ghosts.delete(key);
     if (drag.phase === "start") {
       // A peer drags one card at a time: a new start ends its other ghosts.
@@ -136,6 +151,16 @@ export class GhostBook {
       if (now - g.updatedAt > this.ttl) changed = this.ghosts.delete(k) || changed;
     }
     return changed;
+  }
+
+  /**
+   * The peer who dragged `task` last, if within `memory` ms of `now` (live ghost or not).
+   * @param {number} task @param {number} now @param {number} [memory]
+   * @returns {string | null}
+   */
+  lastHolder(task, now, memory = HOLDER_MEMORY_MS) {
+    const h = this.holders.get(task);
+    return h && now - h.at <= memory ? h.peer : null;
   }
 
   /** @returns {Ghost[]} */

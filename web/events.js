@@ -123,8 +123,9 @@ export class EventStream {
 /**
  * Apply one event to a board's state, idempotently: upsert by id for
  * created/updated/added, remove for deleted/removed. A task removed to the backlog
- * shows up in the backlog; a task added from it leaves the backlog.
- * Returns true when something changed.
+ * shows up in the backlog; a task added from it leaves the backlog. An event older than
+ * the task we hold (a write's answer can arrive before the events of earlier changes)
+ * is skipped, so a card never jumps back. Returns true when something changed.
  * @param {BoardState} state
  * @param {EventFrame} event
  * @returns {boolean}
@@ -139,6 +140,9 @@ export function applyEvent(state, event) {
     return Boolean(event.data);
   }
   const id = event.id;
+  const known = state.tasks.get(id) ?? state.backlog.get(id);
+  const version = event.data?.version;
+  if (known && typeof version === "number" && (known.version ?? 0) > version) return false;
   switch (event.action) {
     case "created":
     case "updated":

@@ -2,13 +2,17 @@
 /**
  * One sprint's board page: loads it over REST, keeps it live through the realtime
  * socket (§6 events), shows who else is here and what they are dragging (§8, via
- * data channels or relay), and turns drops into PATCHes.
+ * data channels or relay), and turns a drop into one move request naming the version it
+ * was made on. The card shows where it was dropped until the server answers; then the
+ * server's answer (or, when someone else changed the card first, its current state) is
+ * what the board shows.
  */
 import { ApiError } from "./api.js";
 import { BoardView } from "./board.js";
-import { dropChanges, isoDate, renumber, columnsOf, withChanges } from "./board-model.js";
+import { afterFor, columnsOf, isoDate, moveBody, placeTask } from "./board-model.js";
 import { openTaskDialog } from "./dialogs.js";
 import { avatar, h } from "./dom.js";
+import { conflictMessage } from "./edits.js";
 import { DragReceiver, DragSequence } from "./drag.js";
 import { EventStream, applyEvent } from "./events.js";
 import { Mesh } from "./mesh.js";
@@ -18,6 +22,10 @@ import { RealtimeSocket } from "./socket.js";
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {import("./protocol.js").PeerUser} PeerUser */
+/** @typedef {import("./board-model.js").Placement} Placement */
+
+/** How long a notice (a lost drop) stays on screen. */
+const NOTICE_MS = 8000;
 
 const LINK_LABELS = { p2p: "peer-to-peer", relay: "relayed", connecting: "connecting…" };
 const STATE_LABELS = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" };
@@ -43,6 +51,11 @@ export class SprintPage {
     this.users = [];
     /** Other peers of the sprint, by peer id. @type {Map<string, PeerUser>} */
     this.presence = new Map();
+    /** Drops the server has not answered yet, by task id. @type {Map<number, Placement>} */
+    this.pending = new Map();
+    this.dropTickets = 0;
+    /** Each card's latest move request in flight. @type {Map<number, Promise<Task | null>>} */
+    this.inflight = new Map();
     /** @type {string | null} */
     this.selfPeer = null;
     this.destroyed = false;
@@ -68,6 +81,9 @@ export class SprintPage {
     this.presenceEl = h("ul", { class: "presence", "data-testid": "presence-list", "aria-label": "Also here" });
     this.connectionEl = h("span", { class: "connection", "data-testid": "connection", "data-state": "offline", role: "status" });
     this.main = h("div", { class: "board-wrap", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading board…"));
+    this.notice = h("div", { class: "notice", "data-testid": "notice", role: "status", hidden: true });
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this._noticeTimer = undefined;
     this._wire();
     this._buildShell();
     this._expiry = setInterval(() => {
@@ -130,6 +146,7 @@ export class SprintPage {
   destroy() {
     this.destroyed = true;
     clearInterval(this._expiry);
+    clearTimeout(this._noticeTimer);
     window.removeEventListener("online", this._onNetwork);
     window.removeEventListener("offline", this._onNetwork);
     this.mesh.reset();
@@ -208,7 +225,7 @@ export class SprintPage {
       this.title,
       h("div", { class: "sprint-head__side" }, this.presenceEl, this.connectionEl,
         h("button", { class: "button button--primary", type: "button", "data-testid": "new-task", onclick: () => this.openTask(null) }, "+ New task")));
-    this.root.replaceChildren(head, this.main);
+    this.root.replaceChildren(head, this.main, this.notice);
     this.renderConnection();
   }
 
@@ -231,13 +248,13 @@ export class SprintPage {
       this.main.replaceChildren(holder);
       this.board = new BoardView(holder, {
         onDrag: (phase, task, where) => this.mesh.sendDrag(this.dragSeq.next(task, phase, where)),
-        onDrop: (task, to, from) => this.drop(task, to, from),
+        onDrop: (task, to) => this.drop(task, to),
         onOpen: (task) => this.openTask(task),
         nameOf: (peer) => this.presence.get(peer)?.username ?? "Someone",
         announce: this.announce,
       });
     }
-    this.board.update({ tasks: [...this.state.tasks.values()], backlog: [...this.state.backlog.values()], ghosts: this.receiver.ghosts.list() });
+    this.board.update({ tasks: [...this.state.tasks.values()], backlog: [...this.state.backlog.values()], pending: this.pending, ghosts: this.receiver.ghosts.list() });
   }
 
   renderGhosts() {
@@ -265,42 +282,69 @@ export class SprintPage {
   // --- actions --------------------------------------------------------------------------
 
   /**
-   * Optimistic move, then PATCH; on failure snap back and say why.
-   * @param {Task} task @param {{key: any, index: number}} to @param {{key: any, index: number}} _from
+   * One move request for a drop, made on the version the card had when it was picked up.
+   * The card shows where it was dropped until the answer; a refusal puts the board back
+   * to the server's state and says why.
+   * @param {Task} task  the task as it was when the drag started
+   * @param {{key: any, index: number}} to
    */
-  async drop(task, to, _from) {
-    const before = { tasks: new Map(this.state.tasks), backlog: new Map(this.state.backlog) };
-    const changes = dropChanges(task, to.key, to.index, this.sprintId, isoDate());
-    const cols = columnsOf(this.state.tasks.values(), this.state.backlog.values());
-    const others = renumber(cols[/** @type {keyof typeof cols} */ (to.key)], task.id, to.index);
-    const moved = withChanges(task, changes);
-    this._place(moved);
-    for (const o of others) {
-      const t = this.state.tasks.get(o.id) ?? this.state.backlog.get(o.id);
-      if (t) this._place({ ...t, order: o.order });
-    }
+  async drop(task, to) {
+    const cols = columnsOf(this.state.tasks.values(), this.state.backlog.values(), this.pending);
+    const after = afterFor(cols[/** @type {keyof typeof cols} */ (to.key)], task.id, to.index);
+    const ticket = ++this.dropTickets;
+    this.pending.set(task.id, { key: to.key, after, ticket });
     this.renderBoard();
+    const request = this._move(task, moveBody(to.key, this.sprintId, after), ticket, this.inflight.get(task.id));
+    this.inflight.set(task.id, request);
+    await request;
+    if (this.inflight.get(task.id) === request) this.inflight.delete(task.id);
+  }
+
+  /**
+   * @param {Task} task @param {import("./board-model.js").MoveBody} body @param {number} ticket
+   * @param {Promise<Task | null> | undefined} previous  this card's drop still on its way, if any
+   * @returns {Promise<Task | null>} the task as saved, or null when refused
+   */
+  async _move(task, body, ticket, previous) {
+    // Dropped again before the first drop was answered: wait for it and name the version
+    // it produced (this person's own change is no conflict).
+    const ours = previous ? await previous : null;
     try {
-      const saved = await this.api.updateTask(task.id, changes);
-      if (saved) this._place(saved);
-      // Keep `order` equal to the position for the neighbours too (the API does not renumber).
-      await Promise.all(others.map((o) => this.api.updateTask(o.id, { order: o.order }).catch(() => null)));
+      const saved = await this.api.moveTask(task.id, body, { ifMatch: (ours ?? task).version });
+      placeTask(this.state, saved, this.sprintId);
+      return saved;
     } catch (err) {
-      this.state.tasks = before.tasks;
-      this.state.backlog = before.backlog;
+      this._dropRefused(task, err, ticket);
+      return null;
+    } finally {
+      if (this.pending.get(task.id)?.ticket === ticket) this.pending.delete(task.id);
       this.renderBoard();
-      const message = err instanceof ApiError ? err.message : String(err);
-      this.showError(`Could not move “${task.name}”: ${message}`);
-      this.announce(`Move failed: ${message}`);
     }
   }
 
-  /** Put a task where its fields say it belongs. @param {Task} t */
-  _place(t) {
-    this.state.tasks.delete(t.id);
-    this.state.backlog.delete(t.id);
-    if (t.sprint === this.sprintId) this.state.tasks.set(t.id, t);
-    else if (t.sprint === null) this.state.backlog.set(t.id, t);
+  /** @param {Task} task @param {unknown} err @param {number} ticket */
+  _dropRefused(task, err, ticket) {
+    if (this.pending.get(task.id)?.ticket !== ticket) return; // a later drop of this card decides
+    if (err instanceof ApiError && err.isConflict && err.current) {
+      placeTask(this.state, err.current, this.sprintId);
+      const holder = this.receiver.ghosts.lastHolder(task.id, Date.now());
+      const message = conflictMessage(holder ? this.presence.get(holder)?.username ?? null : null);
+      this.notify(message);
+      this.announce(message);
+      return;
+    }
+    const message = err instanceof ApiError ? err.message : String(err);
+    this.showError(`Could not move “${task.name}”: ${message}`);
+    this.announce(`Move failed: ${message}`);
+  }
+
+  /** A short notice over the board (a lost drop), gone after a few seconds. @param {string} message */
+  notify(message) {
+    clearTimeout(this._noticeTimer);
+    this.notice.replaceChildren(h("span", { class: "notice__text" }, message),
+      h("button", { type: "button", class: "icon-button", "aria-label": "Dismiss", onclick: () => { this.notice.hidden = true; } }, "×"));
+    this.notice.hidden = false;
+    this._noticeTimer = setTimeout(() => { this.notice.hidden = true; }, NOTICE_MS);
   }
 
   /** @param {Task | null} task */
@@ -308,15 +352,15 @@ export class SprintPage {
     openTaskDialog({
       task,
       users: this.users,
-      save: async (data) => {
+      save: async (data, ifMatch) => {
         const saved = task
-          ? await this.api.updateTask(task.id, data)
+          ? await this.api.updateTask(task.id, data, { ifMatch })
           : await this.api.createTask({ ...data, sprint: this.sprintId });
-        this._place(saved);
+        placeTask(this.state, saved, this.sprintId);
         this.renderBoard();
       },
-      remove: task ? async () => {
-        await this.api.deleteTask(task.id);
+      remove: task ? async (ifMatch) => {
+        await this.api.deleteTask(task.id, { ifMatch });
         this.state.tasks.delete(task.id);
         this.state.backlog.delete(task.id);
         this.renderBoard();

@@ -1,4 +1,7 @@
-"""Demo data for `make run`: two users, a dev-only admin and a sprint with tasks. Idempotent."""
+"""Demo data for `make run`: two users, a dev-only admin and a sprint with tasks. Idempotent.
+
+The sprint and its tasks are made through the services, so a running board hears of them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from api.board import services
 from api.board.models import Sprint, Task
 
 DEMO_USERS = (("demo", "demo"), ("ana", "ana"))
@@ -55,15 +59,14 @@ def demo_seed(*, admin: bool = False) -> DemoSeed:
         end = today + datetime.timedelta(days=14)
         while Sprint.objects.filter(end=end).exists():  # `end` is unique
             end += datetime.timedelta(days=1)
-        sprint = Sprint.objects.create(name=DEMO_SPRINT_NAME, end=end,
-                                       description="Two weeks to ship Watercooler.")
+        sprint = services.sprint_create(actor=None, name=DEMO_SPRINT_NAME, end=end,
+                                        description="Two weeks to ship Watercooler.")
     created_tasks = 0
-    for order, (name, status) in enumerate(DEMO_TASKS):
+    for number, (name, status) in enumerate(DEMO_TASKS):
         if Task.objects.filter(sprint=sprint, name=name).exists():
             continue
-        started = today if status != Task.Status.NOT_STARTED else None
-        Task.objects.create(sprint=sprint, name=name, status=status, order=order,
-                            assigned=users[order % len(users)], started=started,
-                            completed=today if status == Task.Status.DONE else None)
+        # The services' date rules set `started` and `completed` from the status.
+        services.task_create(actor=None, sprint=sprint, name=name, status=str(status),
+                             assigned=users[number % len(users)])
         created_tasks += 1
     return DemoSeed(sprint=sprint, created_users=created_users, created_tasks=created_tasks)

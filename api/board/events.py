@@ -1,52 +1,51 @@
-"""Which outbox events a sprint or task change produces (docs/protocol.md §3 `event`).
+"""Which outbox events a board change produces (docs/protocol.md §3 `event`).
 
-Tasks in the backlog (sprint null) have no stream: creating, changing or deleting them
-records nothing; moving one into a sprint is `added` there, out of one `removed`.
+Called by the services only (`api/board/services.py`), inside their transaction. Tasks in
+the backlog (sprint null) have no stream: creating, changing or deleting them records
+nothing; moving one into a sprint is `added` there, out of one `removed`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from api.board.models import NOT_STORED, Sprint, Task
+from api.board.models import Sprint, Task
+from api.board.serializers import SprintSerializer, TaskSerializer
 from api.realtime.models import OutboxEvent
 from api.realtime.outbox import record_event
 
 Action = OutboxEvent.Action
 
 
-def serialize_task(task: Task) -> dict[str, Any]:
+def task_representation(task: Task) -> dict[str, Any]:
     """The task exactly as the API returns it."""
-    from api.board.serializers import TaskSerializer
-
     return dict(TaskSerializer(task).data)
 
 
-def serialize_sprint(sprint: Sprint) -> dict[str, Any]:
+def sprint_representation(sprint: Sprint) -> dict[str, Any]:
     """The sprint exactly as the API returns it."""
-    from api.board.serializers import SprintSerializer
-
     return dict(SprintSerializer(sprint).data)
 
 
-def task_saved(task: Task, *, previous_sprint_id: int | object | None) -> None:
-    """Record the events of a task save; `previous_sprint_id` is NOT_STORED for a new task."""
+def task_created(task: Task) -> None:
+    if task.sprint_id is not None:
+        _record_task(task, task.sprint_id, Action.CREATED)
+
+
+def task_changed(task: Task, *, previous_sprint_id: int | None) -> None:
+    """One event per affected stream: `updated`, or `removed` + `added` across sprints."""
+    if previous_sprint_id == task.sprint_id:
+        if task.sprint_id is not None:
+            _record_task(task, task.sprint_id, Action.UPDATED)
+        return
     changes: list[tuple[int, str]] = []
-    if previous_sprint_id is NOT_STORED:
-        if task.sprint_id is not None:
-            changes.append((task.sprint_id, Action.CREATED))
-    elif previous_sprint_id == task.sprint_id:
-        if task.sprint_id is not None:
-            changes.append((task.sprint_id, Action.UPDATED))
-    else:
-        if isinstance(previous_sprint_id, int):
-            changes.append((previous_sprint_id, Action.REMOVED))
-        if task.sprint_id is not None:
-            changes.append((task.sprint_id, Action.ADDED))
-    # Lock sprint counters in id order so two opposite moves cannot deadlock.
+    if previous_sprint_id is not None:
+        changes.append((previous_sprint_id, Action.REMOVED))
+    if task.sprint_id is not None:
+        changes.append((task.sprint_id, Action.ADDED))
+    # Sprint counters are locked in id order, as the services lock sprints.
     for sprint_id, action in sorted(changes):
-        record_event(sprint_id=sprint_id, action=action, model=OutboxEvent.Model.TASK,
-                     object_id=task.pk, serialize=lambda: serialize_task(task))
+        _record_task(task, sprint_id, action)
 
 
 def task_deleted(task_id: int, *, sprint_id: int | None) -> None:
@@ -56,14 +55,25 @@ def task_deleted(task_id: int, *, sprint_id: int | None) -> None:
                      object_id=task_id, serialize=lambda: None)
 
 
-def sprint_saved(sprint: Sprint, *, created: bool) -> None:
-    """Record a sprint's creation or change in its own stream."""
-    record_event(sprint_id=sprint.pk, action=Action.CREATED if created else Action.UPDATED,
-                 model=OutboxEvent.Model.SPRINT, object_id=sprint.pk,
-                 serialize=lambda: serialize_sprint(sprint))
+def sprint_created(sprint: Sprint) -> None:
+    _record_sprint(sprint, Action.CREATED)
+
+
+def sprint_updated(sprint: Sprint) -> None:
+    _record_sprint(sprint, Action.UPDATED)
 
 
 def sprint_deleted(sprint_id: int) -> None:
     """Record a sprint's deletion in its own stream (the stream outlives the sprint)."""
     record_event(sprint_id=sprint_id, action=Action.DELETED, model=OutboxEvent.Model.SPRINT,
                  object_id=sprint_id, serialize=lambda: None)
+
+
+def _record_task(task: Task, sprint_id: int, action: str) -> None:
+    record_event(sprint_id=sprint_id, action=action, model=OutboxEvent.Model.TASK,
+                 object_id=task.pk, serialize=lambda: task_representation(task))
+
+
+def _record_sprint(sprint: Sprint, action: str) -> None:
+    record_event(sprint_id=sprint.pk, action=action, model=OutboxEvent.Model.SPRINT,
+                 object_id=sprint.pk, serialize=lambda: sprint_representation(sprint))

@@ -1,13 +1,10 @@
-"""Sprints and tasks. Every save/delete also records an outbox event in the same transaction.
+"""Sprints and tasks: the tables only. Every change goes through `api/board/services.py`.
 
-The outbox hook lives in `save()`/`delete()` (not in signals) so that it runs inside the
-same `transaction.atomic()` block as the write, whether the write comes from the API,
-the admin or a management command. Queryset `.update()`, `.bulk_create()`,
-`.bulk_update()` and queryset `.delete()` bypass `save()`/`delete()` and therefore record
-NO event: use them only where realtime clients need not hear of the change. (The admin's
-bulk delete action is routed through `delete()`; see `admin.py`.) Likewise, deleting a
-sprint moves its tasks to the backlog with an SQL update: those tasks get no `removed`
-event, the sprint's `deleted` event covers them.
+The services lock rows, apply the board's rules, keep `version` and `rank` right and
+record the outbox event in the same transaction. A plain ORM write (`save()`,
+`objects.create()`, `update()`, `bulk_*`, `delete()`) does none of that: it records NO
+event, so realtime clients never hear of it, and it is not checked against the rules.
+Use ORM writes only for data no client watches (migrations, tests of the tables).
 """
 
 from __future__ import annotations
@@ -15,7 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import models
+
+from api.board.ranks import RankField
 
 
 class Sprint(models.Model):
@@ -24,6 +23,8 @@ class Sprint(models.Model):
     name = models.CharField(max_length=100, blank=True, default="")
     description = models.TextField(blank=True, default="")
     end = models.DateField(unique=True)
+    # 1 on create, +1 on every change (ETag / If-Match, docs/api.md).
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ("end",)
@@ -31,26 +32,13 @@ class Sprint(models.Model):
     def __str__(self) -> str:
         return self.name or f"Sprint ending {self.end}"
 
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        from api.board.events import sprint_saved
-
-        with transaction.atomic():
-            created = self._state.adding
-            super().save(*args, **kwargs)
-            sprint_saved(self, created=created)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        from api.board.events import sprint_deleted
-
-        with transaction.atomic():
-            sprint_id = self.pk
-            result = super().delete(*args, **kwargs)
-            sprint_deleted(sprint_id)
-            return result
-
 
 class Task(models.Model):
-    """A unit of work, in a sprint or in the backlog (`sprint` null)."""
+    """A unit of work, in a sprint or in the backlog (`sprint` null).
+
+    A column is a sprint's status (sprint, status), or the whole backlog (sprint null,
+    any status); `rank` orders a column and is unique in it (api/board/ranks.py).
+    """
 
     class Status(models.TextChoices):
         NOT_STARTED = "not_started", "Not Started"
@@ -63,44 +51,24 @@ class Task(models.Model):
     sprint = models.ForeignKey(Sprint, on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="tasks")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NOT_STARTED)
-    order = models.SmallIntegerField(default=0)
+    rank: Any = RankField(editable=False)  # Any: mypy runs without Django stubs
     assigned = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL,
                                  null=True, blank=True, related_name="tasks")
     started = models.DateField(null=True, blank=True)
     due = models.DateField(null=True, blank=True)
     completed = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
-        ordering = ("order", "id")
+        ordering = ("rank", "id")
+        constraints = [
+            # Backstops: the services generate ranks under a lock of the column.
+            models.UniqueConstraint(fields=["sprint", "status", "rank"],
+                                    condition=models.Q(sprint__isnull=False),
+                                    name="task_rank_unique_in_sprint_column"),
+            models.UniqueConstraint(fields=["rank"], condition=models.Q(sprint__isnull=True),
+                                    name="task_rank_unique_in_backlog"),
+        ]
 
     def __str__(self) -> str:
         return self.name
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        from api.board.events import task_saved
-
-        with transaction.atomic():
-            previous_sprint_id = self._stored_sprint_id()
-            super().save(*args, **kwargs)
-            task_saved(self, previous_sprint_id=previous_sprint_id)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        from api.board.events import task_deleted
-
-        with transaction.atomic():
-            task_id, stored = self.pk, self._stored_sprint_id()
-            result = super().delete(*args, **kwargs)
-            task_deleted(task_id, sprint_id=stored if isinstance(stored, int) else None)
-            return result
-
-    def _stored_sprint_id(self) -> int | object | None:
-        """The sprint the database has for this task (row locked), or NOT_STORED if new."""
-        if self.pk is None:
-            return NOT_STORED
-        row = (Task.objects.select_for_update().filter(pk=self.pk)
-               .values_list("sprint_id", flat=True))
-        return next(iter(row), NOT_STORED)
-
-
-#: Marks "no row in the database yet" as distinct from "stored in the backlog" (None).
-NOT_STORED = object()

@@ -1,13 +1,16 @@
-"""REST representations of sprints, tasks and users, with the board's validation rules."""
+"""REST representations of sprints, tasks and users, and the shape of what clients send.
+
+Serializers check each field (type, choices, that a named sprint or user exists); the
+board's rules about the object as a whole (dates, ended sprints, positions) belong to the
+services (`api/board/services.py`), which apply them under lock.
+"""
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
@@ -54,7 +57,8 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Sprint
-        fields = ("id", "name", "description", "end", "seq", "links")
+        fields = ("id", "name", "description", "end", "version", "seq", "links")
+        read_only_fields = ("version",)
 
     def get_seq(self, sprint: Sprint) -> int:
         annotated = getattr(sprint, "latest_seq", None)
@@ -70,7 +74,7 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
 
 class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
-    """A task; `assigned` is a username. Enforces the board's date and status rules."""
+    """A task; `assigned` is a username, `rank` its place in its column (read-only)."""
 
     assigned = serializers.SlugRelatedField(
         slug_field="username", queryset=User.objects.all(), required=False, allow_null=True)
@@ -78,8 +82,14 @@ class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Task
-        fields = ("id", "name", "description", "sprint", "status", "order", "assigned",
-                  "started", "due", "completed", "links")
+        fields = ("id", "name", "description", "sprint", "status", "rank", "version",
+                  "assigned", "started", "due", "completed", "links")
+        read_only_fields = ("rank", "version")
+        extra_kwargs = {
+            "rank": {"help_text": "Order key in the task's column: sort a column by (rank, id) "
+                                  "comparing strings byte-wise. Set by the server."},
+            "version": {"help_text": "1 on create, +1 on every change (the ETag)."},
+        }
 
     @extend_schema_field(_links_schema("TaskLinks", "self", "sprint", "assigned",
                                        nullable=("sprint", "assigned")))
@@ -92,33 +102,19 @@ class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
                          if task.assigned_id else None),
         }
 
-    def validate_sprint(self, sprint: Sprint | None) -> Sprint | None:
-        if sprint is None:
-            return None
-        moving_in = self.instance is None or self.instance.sprint_id != sprint.pk
-        if moving_in and sprint.end < timezone.localdate():
-            raise serializers.ValidationError("Cannot add tasks to a sprint that has ended.")
-        return sprint
 
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        def current(name: str) -> Any:
-            if name in attrs:
-                return attrs[name]
-            return getattr(self.instance, name) if self.instance else None
+class TaskMoveSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    """`POST /api/tasks/<id>/move/`: where the task goes. Omitted fields stay as they are."""
 
-        status = current("status") or Task.Status.NOT_STARTED
-        started: datetime.date | None = current("started")
-        completed: datetime.date | None = current("completed")
-        if status == Task.Status.NOT_STARTED and started:
-            raise serializers.ValidationError(
-                {"started": ["A task that has not started cannot have a started date."]})
-        if completed and status != Task.Status.DONE:
-            raise serializers.ValidationError(
-                {"completed": ["Only a task whose status is done can have a completed date."]})
-        if started and completed and started > completed:
-            raise serializers.ValidationError(
-                {"completed": ["The completed date cannot be before the started date."]})
-        return attrs
+    status = serializers.ChoiceField(choices=Task.Status.choices, required=False,
+                                     help_text="Target column; omitted: unchanged.")
+    sprint = serializers.PrimaryKeyRelatedField(
+        queryset=Sprint.objects.all(), allow_null=True, required=False,
+        help_text="Target sprint, null for the backlog; omitted: unchanged.")
+    after = serializers.IntegerField(
+        allow_null=True, required=False, min_value=1, max_value=2**63 - 1,
+        help_text="Land directly below this task of the target column; null: at the top; "
+                  "omitted: where it is if the column is the same, else at the bottom.")
 
 
 class UserSerializer(serializers.ModelSerializer):

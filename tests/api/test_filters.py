@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from api.board.models import Sprint, Task
-from tests.api.conftest import days
+from tests.api.conftest import days, make_task
 
 
 def _ids(client: APIClient, url: str) -> list[int]:
@@ -32,19 +32,17 @@ def test_bad_filter_value_is_400(client: APIClient) -> None:
 @pytest.fixture
 def board(sprint: Sprint, other_sprint: Sprint, user: User, other_user: User) -> dict[str, Task]:
     return {
-        "a": Task.objects.create(name="Alpha login", sprint=sprint, assigned=user,
-                                 due=days(1), order=2),
-        "b": Task.objects.create(name="Beta", description="login page", sprint=sprint,
-                                 status="testing", started=days(0), assigned=other_user,
-                                 due=days(5), order=1),
-        "c": Task.objects.create(name="Gamma", sprint=other_sprint, status="testing",
-                                 started=days(0), order=3),
-        "d": Task.objects.create(name="Delta", due=days(9), order=4),  # backlog
+        # Each is the first of its column (rank a0): lists sort them by id.
+        "a": make_task(name="Alpha login", sprint=sprint, assigned=user, due=days(1)),
+        "b": make_task(name="Beta", description="login page", sprint=sprint,
+                       status="testing", started=days(0), assigned=other_user, due=days(5)),
+        "c": make_task(name="Gamma", sprint=other_sprint, status="testing", started=days(0)),
+        "d": make_task(name="Delta", due=days(9)),  # backlog
     }
 
 
 def test_tasks_by_sprint(client: APIClient, board: dict[str, Task], sprint: Sprint) -> None:
-    assert _ids(client, f"/api/tasks/?sprint={sprint.pk}") == [board["b"].pk, board["a"].pk]
+    assert _ids(client, f"/api/tasks/?sprint={sprint.pk}") == [board["a"].pk, board["b"].pk]
 
 
 def test_tasks_by_unknown_sprint_is_400(client: APIClient, board: dict[str, Task]) -> None:
@@ -70,7 +68,7 @@ def test_tasks_by_assignee_username(client: APIClient, board: dict[str, Task]) -
 
 def test_tasks_by_due_range(client: APIClient, board: dict[str, Task]) -> None:
     assert _ids(client, f"/api/tasks/?due_min={days(2)}") == [board["b"].pk, board["d"].pk]
-    assert _ids(client, f"/api/tasks/?due_max={days(5)}") == [board["b"].pk, board["a"].pk]
+    assert _ids(client, f"/api/tasks/?due_max={days(5)}") == [board["a"].pk, board["b"].pk]
 
 
 def test_search_name_and_description(client: APIClient, board: dict[str, Task]) -> None:

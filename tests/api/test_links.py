@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from api.board.models import Sprint, Task
+from tests.api.conftest import make_task
 
 BASE = "http://testserver/api"
 
@@ -33,7 +34,7 @@ def test_task_links(client: APIClient, task: Task) -> None:
 
 
 def test_backlog_task_links_are_null(client: APIClient) -> None:
-    task = Task.objects.create(name="Someday")
+    task = make_task(name="Someday")
     links = client.get(f"/api/tasks/{task.pk}/").json()["links"]
     assert (links["sprint"], links["assigned"]) == (None, None)
 

@@ -6,12 +6,17 @@ import pytest
 from django.db import IntegrityError, transaction
 from rest_framework.test import APIClient
 
+from api.board import services
 from api.board.models import Sprint, Task
 from api.realtime.models import OutboxEvent
 from api.realtime.outbox import latest_seq
-from tests.api.conftest import days
+from tests.api.conftest import days, make_sprint, make_task
 
 pytestmark = pytest.mark.django_db
+
+
+def _update(task: Task, **changes: object) -> Task:
+    return services.task_update(task=task, actor=None, expected_version=None, changes=changes)
 
 
 def _stream(sprint_id: int) -> list[tuple[int, str, str, int]]:
@@ -20,11 +25,11 @@ def _stream(sprint_id: int) -> list[tuple[int, str, str, int]]:
 
 
 def test_sprint_lifecycle_events() -> None:
-    sprint = Sprint.objects.create(name="S", end=days(3))
-    sprint.name = "S2"
-    sprint.save()
+    sprint = make_sprint(name="S", end=days(3))
+    services.sprint_update(sprint=sprint, actor=None, expected_version=None,
+                           changes={"name": "S2"})
     sprint_id = sprint.pk
-    sprint.delete()
+    services.sprint_delete(sprint=sprint, actor=None, expected_version=None)
     assert _stream(sprint_id) == [(1, "created", "sprint", sprint_id),
                                   (2, "updated", "sprint", sprint_id),
                                   (3, "deleted", "sprint", sprint_id)]
@@ -32,11 +37,11 @@ def test_sprint_lifecycle_events() -> None:
 
 
 def test_task_lifecycle_events(sprint: Sprint) -> None:
-    task = Task.objects.create(name="T", sprint=sprint)
-    task.status = "in_progress"
-    task.save()
+    task = make_task(name="T", sprint=sprint)
+    services.task_update(task=task, actor=None, expected_version=None,
+                         changes={"status": "in_progress"})
     task_id = task.pk
-    task.delete()
+    services.task_delete(task=task, actor=None, expected_version=None)
     assert _stream(sprint.pk)[1:] == [(2, "created", "task", task_id),
                                       (3, "updated", "task", task_id),
                                       (4, "deleted", "task", task_id)]
@@ -44,7 +49,7 @@ def test_task_lifecycle_events(sprint: Sprint) -> None:
 
 def test_move_between_sprints_is_removed_then_added(sprint: Sprint, other_sprint: Sprint,
                                                     client: APIClient) -> None:
-    task = Task.objects.create(name="T", sprint=sprint)
+    task = make_task(name="T", sprint=sprint)
     response = client.patch(f"/api/tasks/{task.pk}/", {"sprint": other_sprint.pk}, format="json")
     removed = OutboxEvent.objects.get(sprint_id=sprint.pk, action="removed")
     added = OutboxEvent.objects.get(sprint_id=other_sprint.pk, action="added")
@@ -54,27 +59,24 @@ def test_move_between_sprints_is_removed_then_added(sprint: Sprint, other_sprint
 
 
 def test_backlog_has_no_stream(sprint: Sprint) -> None:
-    task = Task.objects.create(name="Someday")
-    task.name = "Someday, maybe"
-    task.save()
+    task = make_task(name="Someday")
+    _update(task, name="Someday, maybe")
     assert not OutboxEvent.objects.filter(model="task").exists()
-    task.sprint = sprint
-    task.save()
-    task.sprint = None
-    task.save()
-    task.delete()
+    _update(task, sprint=sprint)
+    _update(task, sprint=None)
+    services.task_delete(task=task, actor=None, expected_version=None)
     assert [a for _, a, _, _ in _stream(sprint.pk)] == ["created", "added", "removed"]
 
 
 def test_rollback_records_nothing_and_burns_no_seq(sprint: Sprint) -> None:
     before = (OutboxEvent.objects.count(), latest_seq(sprint.pk))
     with pytest.raises(RuntimeError), transaction.atomic():
-        Task.objects.create(name="Doomed", sprint=sprint)
+        make_task(name="Doomed", sprint=sprint)
         assert latest_seq(sprint.pk) == before[1] + 1  # visible inside the transaction
         raise RuntimeError("roll back")
     assert not Task.objects.filter(name="Doomed").exists()
     assert (OutboxEvent.objects.count(), latest_seq(sprint.pk)) == before
-    task = Task.objects.create(name="Next", sprint=sprint)
+    task = make_task(name="Next", sprint=sprint)
     assert _stream(sprint.pk)[-1] == (before[1] + 1, "created", "task", task.pk)
 
 
@@ -82,20 +84,19 @@ def test_failed_event_write_rolls_back_the_change(task: Task) -> None:
     # Occupy the seq the next event would take: recording fails, so must the save.
     OutboxEvent.objects.create(sprint_id=task.sprint_id, seq=latest_seq(task.sprint_id) + 1,
                                action="updated", model="task", object_id=task.pk)
-    task.name = "Renamed"
     with pytest.raises(IntegrityError):
-        task.save()
+        _update(task, name="Renamed")
     task.refresh_from_db()
     assert task.name == "Write tests"
 
 
-def test_orm_writes_outside_requests_record_events_with_site_url(settings) -> None:
+def test_service_calls_outside_requests_record_events_with_site_url(settings) -> None:
     settings.SITE_URL = "https://board.example.org"
 
-    def command_like_job() -> int:  # what a management command does: plain ORM
-        sprint = Sprint.objects.create(name="Batch", end=days(5))
+    def command_like_job() -> int:  # what a management command does: call the services
+        sprint = make_sprint(name="Batch", end=days(5))
         for i in range(3):
-            Task.objects.create(name=f"job {i}", sprint=sprint, order=i)
+            make_task(name=f"job {i}", sprint=sprint)
         return sprint.pk
 
     sprint_id = command_like_job()
@@ -105,7 +106,7 @@ def test_orm_writes_outside_requests_record_events_with_site_url(settings) -> No
 
 
 def test_event_data_equals_api_representation(client: APIClient, task: Task) -> None:
-    response = client.patch(f"/api/tasks/{task.pk}/", {"name": "Renamed", "order": 3},
+    response = client.patch(f"/api/tasks/{task.pk}/", {"name": "Renamed", "status": "done"},
                             format="json")
     event = OutboxEvent.objects.filter(sprint_id=task.sprint_id).latest("seq")
     assert (event.action, event.model, event.object_id) == ("updated", "task", task.pk)
@@ -126,7 +127,7 @@ def test_sprint_event_data_equals_api_representation(client: APIClient) -> None:
 def test_api_writes_one_event_each(client: APIClient, sprint: Sprint) -> None:
     created = client.post("/api/tasks/", {"name": "a", "sprint": sprint.pk}, format="json")
     task_id = created.json()["id"]
-    client.patch(f"/api/tasks/{task_id}/", {"order": 5}, format="json")
+    client.patch(f"/api/tasks/{task_id}/", {"description": "more"}, format="json")
     client.put(f"/api/tasks/{task_id}/", {"name": "b", "sprint": sprint.pk}, format="json")
     client.delete(f"/api/tasks/{task_id}/")
     assert [a for _, a, _, _ in _stream(sprint.pk)] == ["created", "created", "updated",
@@ -140,11 +141,10 @@ def test_refused_write_records_nothing(client: APIClient, task: Task) -> None:
 
 
 def test_seqs_are_gap_free_per_sprint(sprint: Sprint, other_sprint: Sprint) -> None:
-    tasks = [Task.objects.create(name=f"t{i}", sprint=(sprint, other_sprint)[i % 2])
+    tasks = [make_task(name=f"t{i}", sprint=(sprint, other_sprint)[i % 2])
              for i in range(6)]
     for task in tasks:
-        task.sprint = other_sprint if task.sprint == sprint else sprint
-        task.save()
+        _update(task, sprint=other_sprint if task.sprint == sprint else sprint)
     for s in (sprint, other_sprint):
         seqs = [seq for seq, *_ in _stream(s.pk)]
         assert seqs == list(range(1, len(seqs) + 1))

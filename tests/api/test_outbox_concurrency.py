@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from api.board.models import Sprint, Task
+from api.board import services
 from api.realtime.models import OutboxEvent
-from tests.api.conftest import days
+from tests.api.conftest import days, make_sprint, make_task
 
 WRITERS = 6
 UPDATES_EACH = 5
@@ -23,8 +23,8 @@ pytestmark = [
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_task_updates_get_gap_free_seqs() -> None:
-    sprint = Sprint.objects.create(name="Busy", end=days(5))
-    tasks = [Task.objects.create(name=f"task {i}", sprint=sprint) for i in range(WRITERS)]
+    sprint = make_sprint(name="Busy", end=days(5))
+    tasks = [make_task(name=f"task {i}", sprint=sprint) for i in range(WRITERS)]
     start = threading.Barrier(WRITERS)
     errors: list[BaseException] = []
 
@@ -32,9 +32,8 @@ def test_concurrent_task_updates_get_gap_free_seqs() -> None:
         try:
             start.wait()
             for n in range(UPDATES_EACH):
-                task = Task.objects.get(pk=task_id)
-                task.order = n + 1
-                task.save()
+                services.task_update(task=task_id, actor=None, expected_version=None,
+                                     changes={"name": f"update {n + 1}"})
         except BaseException as exc:  # reported by the main thread
             errors.append(exc)
         finally:

@@ -13,11 +13,12 @@ from django.core.management import call_command
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from api.board.models import Sprint, Task
+from api.board import services
+from api.board.models import Sprint
 from api.realtime.delivery import retry_delay, stop_delivery_thread
 from api.realtime.models import OutboxEvent
 from api.realtime.publisher import DeliveryError, deliver_pending, prune_delivered, sign_body
-from tests.api.conftest import days
+from tests.api.conftest import days, make_sprint, make_task
 from tests.api.realtime_stub import RealtimeStub
 from tests.servers import TEST_SECRET, free_port, sign
 
@@ -49,9 +50,8 @@ def test_signature_matches_the_protocol() -> None:
 @pytest.mark.django_db
 def test_events_arrive_in_order_signed(stub: RealtimeStub, sprint: Sprint,
                                        other_sprint: Sprint) -> None:
-    task = Task.objects.create(name="T", sprint=sprint)
-    task.sprint = other_sprint
-    task.save()
+    task = make_task(name="T", sprint=sprint)
+    services.task_move(task=task, actor=None, expected_version=None, sprint=other_sprint)
     assert deliver_pending() == 0
     assert stub.bad_signatures == 0
     got = [(e["sprint"], e["seq"], e["action"], e["model"]) for e in stub.accepted]
@@ -68,7 +68,7 @@ def test_events_arrive_in_order_signed(stub: RealtimeStub, sprint: Sprint,
 
 @pytest.mark.django_db
 def test_duplicates_count_as_delivered(stub: RealtimeStub, sprint: Sprint) -> None:
-    Task.objects.create(name="T", sprint=sprint)
+    make_task(name="T", sprint=sprint)
     stub.last_seq[sprint.pk] = 2  # the server already has both events
     assert deliver_pending() == 0
     assert stub.accepted == []
@@ -77,11 +77,11 @@ def test_duplicates_count_as_delivered(stub: RealtimeStub, sprint: Sprint) -> No
 
 @pytest.mark.django_db
 def test_gap_stays_pending_until_filled(stub: RealtimeStub, sprint: Sprint) -> None:
-    Task.objects.create(name="T", sprint=sprint)  # seq 2
+    make_task(name="T", sprint=sprint)  # seq 2
     stub.last_seq[sprint.pk] = 1
     OutboxEvent.objects.filter(seq=1).update(delivered_at=timezone.now())
     OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())  # "lost" on the way
-    Task.objects.create(name="U", sprint=sprint)  # seq 3: the server sees a gap
+    make_task(name="U", sprint=sprint)  # seq 3: the server sees a gap
     assert deliver_pending() == 1
     assert OutboxEvent.objects.get(seq=3).delivered_at is None
     OutboxEvent.objects.filter(seq=2).update(delivered_at=None)
@@ -120,7 +120,7 @@ def test_deliver_events_once(stub: RealtimeStub, settings, sprint: Sprint) -> No
     call_command("deliver_events", "--once", stdout=out)
     assert "drained" in out.getvalue()
     assert [e["seq"] for e in stub.accepted] == [1]
-    Task.objects.create(name="T", sprint=sprint)
+    make_task(name="T", sprint=sprint)
     settings.REALTIME_URL = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(SystemExit) as exit_info:
         call_command("deliver_events", "--once", stdout=out, stderr=StringIO())
@@ -129,8 +129,8 @@ def test_deliver_events_once(stub: RealtimeStub, settings, sprint: Sprint) -> No
 
 @pytest.mark.django_db
 def test_prune_keeps_recent_and_undelivered(sprint: Sprint) -> None:
-    Task.objects.create(name="T", sprint=sprint)
-    Task.objects.create(name="U", sprint=sprint)
+    make_task(name="T", sprint=sprint)
+    make_task(name="U", sprint=sprint)
     old = timezone.now() - datetime.timedelta(days=8)
     OutboxEvent.objects.filter(seq=1).update(delivered_at=old)
     OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())
@@ -155,7 +155,7 @@ def test_write_succeeds_while_server_down_then_events_flow(settings) -> None:
 
         client = APIClient()
         client.force_authenticate(User.objects.create_user("ana"))
-        sprint = Sprint.objects.create(name="S", end=days(3))
+        sprint = make_sprint(name="S", end=days(3))
         began = time.monotonic()
         response = client.post("/api/tasks/", {"name": "Offline", "sprint": sprint.pk},
                                format="json")
@@ -169,7 +169,8 @@ def test_write_succeeds_while_server_down_then_events_flow(settings) -> None:
             assert stub.accepted[1]["data"] == response.json()
             _wait_for(lambda: _pending() == 0)
             # Later commits wake the thread again.
-            client.patch(f"/api/tasks/{response.json()['id']}/", {"order": 4}, format="json")
+            client.patch(f"/api/tasks/{response.json()['id']}/", {"name": "Back online"},
+                         format="json")
             _wait_for(lambda: len(stub.accepted) == 3)
             assert stub.accepted[2]["action"] == "updated"
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from io import StringIO
 
 import pytest
@@ -63,3 +64,26 @@ def test_deploy_check_flags_dev_realtime_secret(settings) -> None:
     assert [m.id for m in realtime_secret_check()] == ["realtime.W001"]
     settings.REALTIME_SECRET = "x" * 40
     assert realtime_secret_check() == []
+
+
+def test_schema_documents_move_and_conditional_requests() -> None:
+    out = StringIO()
+    call_command("spectacular", "--format", "openapi-json", stdout=out)
+    paths = json.loads(out.getvalue())["paths"]
+    move = paths["/api/tasks/{id}/move/"]["post"]
+    assert move["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/TaskMoveRequest")
+    for path, methods in [("/api/tasks/{id}/", ("put", "patch", "delete")),
+                          ("/api/sprints/{id}/", ("put", "patch", "delete")),
+                          ("/api/tasks/{id}/move/", ("post",))]:
+        for method in methods:
+            operation = paths[path][method]
+            assert "If-Match" in [p["name"] for p in operation["parameters"]], (path, method)
+            conflict = operation["responses"]["412"]["content"]["application/json"]["schema"]
+            assert conflict["$ref"].endswith("Conflict"), (path, method)
+    for path, method, code in [("/api/tasks/{id}/", "get", "200"),
+                               ("/api/tasks/{id}/", "patch", "200"),
+                               ("/api/tasks/", "post", "201"),
+                               ("/api/tasks/{id}/move/", "post", "200"),
+                               ("/api/tasks/{id}/move/", "post", "412")]:
+        assert "ETag" in paths[path][method]["responses"][code]["headers"], (path, method)

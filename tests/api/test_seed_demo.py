@@ -69,3 +69,21 @@ def test_seed_demo_never_promotes_an_existing_user(settings, django_user_model) 
     existing = django_user_model.objects.get(username="admin")
     assert not existing.is_staff
     assert existing.check_password("mine")
+
+
+def test_seed_demo_goes_through_the_services() -> None:
+    from api.realtime.models import OutboxEvent
+
+    _seed()
+    sprint = Sprint.objects.get()
+    events = list(OutboxEvent.objects.filter(sprint_id=sprint.pk).order_by("seq"))
+    tasks = list(Task.objects.filter(sprint=sprint).order_by("pk"))
+    assert [(e.action, e.model) for e in events] == (
+        [("created", "sprint")] + [("created", "task")] * len(tasks))
+    assert [e.object_id for e in events[1:]] == [t.pk for t in tasks]
+    today = timezone.localdate()
+    for task in tasks:  # the services' date rules filled the dates in
+        assert (task.started is not None) == (task.status != "not_started")
+        assert (task.completed == today) == (task.status == "done")
+    ranks = [t.rank for t in tasks]
+    assert all(ranks) and len(set(zip(ranks, [t.status for t in tasks], strict=True))) == 6

@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from api.board.models import Sprint, Task
 from api.realtime.outbox import latest_seq
-from tests.api.conftest import days
+from tests.api.conftest import days, make_task
 
 
 def test_create_sprint(client: APIClient) -> None:
@@ -28,8 +28,8 @@ def test_list_and_retrieve_sprints(client: APIClient, sprint: Sprint, other_spri
 
 
 def test_seq_is_the_latest_event_seq(client: APIClient, sprint: Sprint) -> None:
-    Task.objects.create(name="a", sprint=sprint)
-    Task.objects.create(name="b", sprint=sprint)
+    make_task(name="a", sprint=sprint)
+    make_task(name="b", sprint=sprint)
     assert latest_seq(sprint.pk) == 3
     assert client.get(f"/api/sprints/{sprint.pk}/").json()["seq"] == 3
     assert client.get("/api/sprints/").json()["results"][0]["seq"] == 3

@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from api.board.models import Sprint, Task
-from tests.api.conftest import TODAY, days
+from tests.api.conftest import TODAY, days, make_task
 
 
 def test_create_task(client: APIClient, sprint: Sprint, user: User) -> None:
@@ -68,7 +68,8 @@ def test_cannot_move_task_into_ended_sprint(client: APIClient, task: Task,
 
 def test_task_already_in_ended_sprint_can_still_change(client: APIClient,
                                                        ended_sprint: Sprint) -> None:
-    task = Task.objects.create(name="Old", sprint=ended_sprint)
+    # Made before the sprint ended (straight into the table: the service would refuse now).
+    task = Task.objects.create(name="Old", sprint=ended_sprint, rank="a0")
     response = client.patch(f"/api/tasks/{task.pk}/", {"name": "Old, renamed"}, format="json")
     assert response.status_code == 200
 
@@ -116,3 +117,22 @@ def test_nonexistent_foreign_key_is_refused(client: APIClient, task: Task, field
 def test_nonexistent_sprint_on_create_writes_nothing(client: APIClient) -> None:
     _refused(client, "post", "/api/tasks/", {"name": "x", "sprint": 999}, "sprint")
     assert not Task.objects.exists()
+
+
+def test_order_is_gone_and_refused(client: APIClient, task: Task) -> None:
+    body = _refused(client, "patch", f"/api/tasks/{task.pk}/", {"order": 1}, "order")
+    assert body["fields"]["order"] == ["Unknown field."]
+    fetched = client.get(f"/api/tasks/{task.pk}/").json()
+    assert "order" not in fetched and (fetched["rank"], fetched["version"]) == ("a0", 1)
+    # The rank is read-only: sent back (as in a PUT of what was fetched) it is ignored.
+    response = client.patch(f"/api/tasks/{task.pk}/", {"rank": "zzz"}, format="json")
+    assert response.status_code == 200 and response.json()["rank"] == "a0"
+
+
+def test_lists_sort_by_rank_and_accept_ordering_rank(client: APIClient, sprint: Sprint) -> None:
+    tasks = [make_task(f"t{n}", sprint=sprint) for n in range(3)]
+    client.post(f"/api/tasks/{tasks[2].pk}/move/", {"after": None}, format="json")
+    listed = [t["name"] for t in client.get("/api/tasks/").json()["results"]]
+    assert listed == ["t2", "t0", "t1"]
+    desc = client.get("/api/tasks/?ordering=-rank").json()["results"]
+    assert [t["name"] for t in desc] == ["t1", "t0", "t2"]

@@ -70,3 +70,8 @@ async def all_see(group: list[Peer], timeout: float = 10.0) -> None:
     """Wait until every peer of ``group`` has every other one in its presence."""
     await until(lambda: all({q.peer_id for q in group if q is not p} <= p.peers.keys()
                             for p in group), timeout, "presence")
+
+
+# Live Django (publishing to a realtime server) and user ana logged in over REST: the
+# fixtures of tests/integration, for the peer's moves against the real API.
+from tests.integration.conftest import board, realtime  # noqa: E402, F401

@@ -67,14 +67,16 @@ def realtime(live_server: Any, settings: Any) -> Iterator[RealtimeServer]:
 @pytest.fixture
 def demo(live_server: Any, realtime: RealtimeServer, django_user_model: Any) -> dict[str, Any]:
     """Users ana and ben, one open sprint with four tasks, and one finished sprint."""
-    from api.board.models import Sprint, Task
+    from api.board import services
 
     for name in ("ana", "ben", "cy"):
         django_user_model.objects.create_user(name, password=f"{name}-pass")
     today = dt.date.today()
-    sprint = Sprint.objects.create(name="Sprint 1", end=today + dt.timedelta(days=10))
-    finished = Sprint.objects.create(name="Sprint 0", end=today - dt.timedelta(days=3))
-    tasks = [Task.objects.create(name=f"Task {n}", sprint=sprint, order=n, status=status)
+    sprint = services.sprint_create(actor=None, name="Sprint 1",
+                                    end=today + dt.timedelta(days=10))
+    finished = services.sprint_create(actor=None, name="Sprint 0",
+                                      end=today - dt.timedelta(days=3))
+    tasks = [services.task_create(actor=None, name=f"Task {n}", sprint=sprint, status=status)
              for n, status in enumerate(["not_started", "not_started", "in_progress", "testing"])]
     return {"sprint": sprint, "finished": finished, "tasks": tasks}
 

@@ -141,13 +141,14 @@ def test_validation_error_on_drop_is_shown_and_the_card_returns(
     import datetime as dt
 
     task = demo["tasks"][2]  # in progress
-    task.started = dt.date.today()
+    task.started = dt.date.today() + dt.timedelta(days=5)
     task.save()
     ana = open_board("ana")
-    start_drag(ana, task.id, "not_started")  # a started task cannot be "not started"
+    start_drag(ana, task.id, "done")  # completed today would be before it started: refused
     ana.mouse.up()
-    expect(ana.get_by_test_id("error")).to_contain_text("start")
+    expect(ana.get_by_test_id("error")).to_contain_text("completed date")
     expect(column(ana, "in_progress").locator(f'[data-task-id="{task.id}"]')).to_be_visible()
+    expect(column(ana, "done").locator(f'[data-task-id="{task.id}"]')).to_have_count(0)
     screenshot(ana, "6-validation-error")
 
 

@@ -114,3 +114,36 @@ test("parseErrorBody", () => {
   assert.equal(parseErrorBody("<html>").message, "<html>");
   assert.equal(parseErrorBody(null).message, "Request failed");
 });
+
+test("moveTask posts the intent with If-Match; omitted keys stay out of the body", async () => {
+  const { fn, calls } = fakeFetch(() => ({ body: { id: 4, status: "testing", rank: "c", version: 8 } }));
+  const api = new Api({ fetch: fn, storage: memoryStorage() });
+  const saved = await api.moveTask(4, { status: "testing", sprint: 7, after: null }, { ifMatch: 7 });
+  assert.equal(saved.version, 8);
+  assert.equal(calls[0].url, "/api/tasks/4/move/");
+  assert.equal(calls[0].method, "POST");
+  assert.equal(calls[0].headers["If-Match"], '"7"');
+  assert.deepEqual(JSON.parse(calls[0].body), { status: "testing", sprint: 7, after: null });
+  await api.moveTask(4, { sprint: null });
+  assert.deepEqual(JSON.parse(calls[1].body), { sprint: null }, "null is the backlog; undefined is left out");
+  assert.equal(calls[1].headers["If-Match"], undefined, "no version: no If-Match (last write wins)");
+});
+
+test("updateTask and deleteTask send If-Match; a 412 carries the current task", async () => {
+  const current = { id: 4, name: "Renamed by ben", version: 9 };
+  const { fn, calls } = fakeFetch(() => ({ status: 412, body: { error: "conflict", message: "Task 4 changed since version 7.", current } }));
+  const api = new Api({ fetch: fn, storage: memoryStorage() });
+  await assert.rejects(api.updateTask(4, { name: "mine" }, { ifMatch: 7 }), (e) =>
+    e instanceof ApiError && e.isConflict && e.code === "conflict" && e.current.name === "Renamed by ben"
+    && e.message === "Task 4 changed since version 7.");
+  assert.equal(calls[0].headers["If-Match"], '"7"');
+  await assert.rejects(api.deleteTask(4, { ifMatch: 7 }), (e) => e.status === 412 && e.current.version === 9);
+  assert.equal(calls[1].method, "DELETE");
+  assert.equal(calls[1].headers["If-Match"], '"7"');
+});
+
+test("a 400 on move names the field; only a 412 carries current", async () => {
+  const { fn } = fakeFetch(() => ({ status: 400, body: { error: "invalid", message: "after: not in that column.", fields: { after: ["not in that column."] }, current: { id: 1 } } }));
+  await assert.rejects(new Api({ fetch: fn, storage: null }).moveTask(1, { after: 3 }), (e) =>
+    e.status === 400 && !e.isConflict && e.current === null && e.fields.after[0] === "not in that column.");
+});

@@ -1,7 +1,7 @@
 // Drag state: per-sender dedupe, ghost bookkeeping and expiry.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { DragDedupe, DragReceiver, DragSequence, GHOST_TTL_MS, GhostBook } from "../drag.js";
+import { DragDedupe, DragReceiver, DragSequence, GHOST_TTL_MS, GhostBook, HOLDER_MEMORY_MS } from "../drag.js";
 
 const drag = (seq, phase = "move", extra = {}) => ({ type: "drag", seq, task: 7, phase, status: "testing", index: 2, ...extra });
 
@@ -76,4 +76,22 @@ test("DragSequence numbers across drags and clamps pointer fractions", () => {
     { type: "drag", seq: 1, task: 7, phase: "start", status: "testing", index: 0, x: 0, y: 1 });
   assert.equal(s.next(8, "move").seq, 2);
   assert.deepEqual(s.next(8, "end", { status: null, index: null }), { type: "drag", seq: 3, task: 8, phase: "end" });
+});
+
+test("the last holder of a task is remembered a while after the ghost ends", () => {
+  const r = new DragReceiver();
+  r.receive("ana", drag(1, "start"), 0);
+  r.receive("ben", drag(1, "start", { task: 8 }), 10);
+  assert.equal(r.ghosts.lastHolder(7, 20), "ana");
+  r.receive("ana", drag(2, "end"), 1000);
+  assert.equal(r.ghosts.size, 1, "ana's ghost is gone");
+  assert.equal(r.ghosts.lastHolder(7, 1000 + HOLDER_MEMORY_MS), "ana", "still named just after the drop");
+  assert.equal(r.ghosts.lastHolder(7, 1001 + HOLDER_MEMORY_MS), null, "forgotten later");
+  r.receive("ben", drag(2, "start"), 2000);
+  assert.equal(r.ghosts.lastHolder(7, 2000), "ben", "the latest holder wins");
+  assert.equal(r.ghosts.lastHolder(99, 2000), null);
+  const book = new GhostBook();
+  for (let task = 1; task <= 300; task++) book.update("p", { type: "drag", seq: task, task, phase: "end" }, task);
+  assert.ok(book.holders.size <= 256, "bounded");
+  assert.equal(book.lastHolder(300, 300), "p");
 });

@@ -6,7 +6,7 @@ import { EventStream, applyEvent } from "../events.js";
 /** @param {number} seq @param {object} [extra] */
 const ev = (seq, extra = {}) => ({
   type: "event", sprint: 7, seq, action: "updated", model: "task", id: 12,
-  data: { id: 12, sprint: 7, status: "testing", order: seq }, ...extra,
+  data: { id: 12, sprint: 7, status: "testing", rank: "m", version: seq }, ...extra,
 });
 
 function harness(last = 0) {
@@ -102,14 +102,14 @@ test("null last from REST counts as 0", () => {
 
 test("applyEvent is idempotent and follows tasks across sprint and backlog", () => {
   const state = { tasks: new Map(), backlog: new Map([[5, { id: 5, sprint: null }]]), sprint: { id: 7, name: "S" } };
-  const created = ev(1, { action: "created", id: 3, data: { id: 3, sprint: 7, status: "not_started", order: 0 } });
+  const created = ev(1, { action: "created", id: 3, data: { id: 3, sprint: 7, status: "not_started", rank: "a", version: 1 } });
   applyEvent(state, created);
   applyEvent(state, created);
   assert.equal(state.tasks.size, 1);
-  applyEvent(state, ev(2, { action: "added", id: 5, data: { id: 5, sprint: 7, status: "done", order: 1 } }));
+  applyEvent(state, ev(2, { action: "added", id: 5, data: { id: 5, sprint: 7, status: "done", rank: "b", version: 1 } }));
   assert.equal(state.backlog.size, 0);
   assert.equal(state.tasks.get(5).status, "done");
-  applyEvent(state, ev(3, { action: "removed", id: 5, data: { id: 5, sprint: null, status: "done", order: 1 } }));
+  applyEvent(state, ev(3, { action: "removed", id: 5, data: { id: 5, sprint: null, status: "done", rank: "b", version: 2 } }));
   assert.equal(state.tasks.has(5), false);
   assert.equal(state.backlog.get(5).sprint, null);
   applyEvent(state, ev(4, { action: "removed", id: 3, data: { id: 3, sprint: 9 } }));
@@ -117,4 +117,14 @@ test("applyEvent is idempotent and follows tasks across sprint and backlog", () 
   assert.equal(applyEvent(state, ev(5, { action: "deleted", id: 3, data: null })), false);
   applyEvent(state, ev(6, { model: "sprint", id: 7, data: { id: 7, name: "Renamed", seq: 6 } }));
   assert.equal(state.sprint.name, "Renamed");
+});
+
+test("applyEvent skips an event older than the task held (a write's answer came first)", () => {
+  const state = { tasks: new Map([[12, { id: 12, sprint: 7, status: "done", rank: "z", version: 5 }]]), backlog: new Map(), sprint: null };
+  assert.equal(applyEvent(state, ev(1, { data: { id: 12, sprint: 7, status: "testing", rank: "m", version: 4 } })), false);
+  assert.equal(state.tasks.get(12).status, "done");
+  assert.equal(applyEvent(state, ev(2, { action: "removed", data: { id: 12, sprint: null, version: 3 } })), false);
+  assert.equal(state.tasks.has(12), true);
+  assert.equal(applyEvent(state, ev(3, { data: { id: 12, sprint: 7, status: "testing", rank: "m", version: 6 } })), true);
+  assert.equal(state.tasks.get(12).status, "testing");
 });
