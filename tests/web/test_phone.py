@@ -71,12 +71,12 @@ def show_column(page: Page, status: str) -> None:
 
 def test_phone_layout_one_column_tabs_swipe_and_a_sheet_for_editing(
         open_board: Any, demo: dict[str, Any]) -> None:
-    from api.board.models import Task
+    from api.board import services
 
-    demo["sprint"].name = LONG_NAME
-    demo["sprint"].save()
+    services.sprint_update(sprint=demo["sprint"], actor=None, expected_version=None,
+                           changes={"name": LONG_NAME})
     for n in range(10):  # a column longer than the screen
-        Task.objects.create(name=f"More work {n}", sprint=demo["sprint"], order=10 + n)
+        services.task_create(actor=None, name=f"More work {n}", sprint=demo["sprint"])
     phone = open_board("ana", phone=True)
     tabs = phone.get_by_test_id("column-tab")
     expect(tabs).to_have_count(5)
