@@ -63,6 +63,12 @@ def events_body(events: list[dict[str, Any]], *, nonce: str | None = None) -> by
     return json.dumps({"nonce": nonce or secrets.token_urlsafe(16), "events": events}).encode()
 
 
+def next_second() -> None:
+    """Sleep into the next whole second of the clock (signatures are stamped in seconds):
+    what is signed before the call is then older than anything that starts after it."""
+    time.sleep(1.01 - time.time() % 1)
+
+
 def sign(body: bytes, *, secret: str = TEST_SECRET, timestamp: int | None = None) -> dict[str, str]:
     """Headers for `POST /events/` (docs/protocol.md §7)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
