@@ -67,6 +67,7 @@ class Publisher:
         self._backoff: dict[int, tuple[int, float]] = {}
         #: sprint -> seq of its event that died in this pass (later ones must not go)
         self._dead: dict[int, int] = {}
+        self._kills = 0
 
     def run_pass(self) -> PassResult:
         """Send every pending event that may go now. Raises DeliveryError."""
@@ -91,14 +92,13 @@ class Publisher:
         self._backoff[sprint_id] = (failures, self._clock() + retry_delay(failures))
 
     def _next_batch(self) -> list[Outgoing] | None:
-        """The next request's events, [] if only dead ones were found, None if nothing."""
+        """The next request's events; [] if the events found all died here; None if none
+        may go (so a pass always ends)."""
         rows = streams.pending(exclude=[s for s in self._backoff if self._waiting(s)],
                                limit=BATCH_SIZE)
-        if not rows:
-            return None
         known = streams.streams_of({row.sprint_id for row in rows})
         batch: list[Outgoing] = []
-        size, seen = BODY_OVERHEAD, set()
+        size, seen, kills = BODY_OVERHEAD, set(), self._kills
         for row in rows:
             if self._held(row):
                 continue
@@ -119,10 +119,11 @@ class Publisher:
             batch.append(out)
             seen.add(row.sprint_id)
             size += len(out.wire) + 1
-        return batch
+        return batch if batch or self._kills > kills else None
 
     def _kill(self, event: Any, failure: str) -> None:
         streams.mark_dead(event, failure)
+        self._kills += 1
         self._dead[event.sprint_id] = min(event.seq, self._dead.get(event.sprint_id, event.seq))
 
     def _send(self, batch: Sequence[Outgoing]) -> None:
