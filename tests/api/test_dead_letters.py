@@ -116,6 +116,10 @@ def test_an_event_too_large_to_send_dies_without_being_sent(
     assert deliver_pending() == 0
     assert "too large to send" in OutboxEvent.objects.get(sprint_id=sprint.pk, seq=2).failure
     assert frames(theirs, 2) == [("event", 1), ("event", 2)]
+    err = StringIO()
+    with pytest.raises(SystemExit) as exit_info:  # a cron-style check sees it
+        call_command("deliver_events", "--once", stdout=StringIO(), stderr=err)
+    assert exit_info.value.code == 1 and "0 events still pending, 1 dead" in err.getvalue()
 
 
 def test_skip_and_retry_only_take_dead_events(sprint: Sprint) -> None:

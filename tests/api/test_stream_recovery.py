@@ -7,7 +7,10 @@ than this database ever gave), the sprint's stream goes on and no event is lost 
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from api.board.models import Sprint, Task
 from api.realtime.models import OutboxEvent, SprintSequence
@@ -54,3 +57,29 @@ def test_a_realtime_server_that_restarted_empty_just_takes_the_next_event(
     assert frames(client, 1) == [("event", 3)]
     quiet(client)
 
+
+
+def test_after_restoring_a_backup_new_epoch_makes_every_client_refetch(
+        realtime: RealtimeServer, sprint: Sprint, watch: Watch) -> None:
+    """The database went back to seq 2 while the realtime server forgot everything (it
+    restarted): nothing can tell a client holding seq 5 that seq 3 is new, unless the
+    sprint's stream restarts. ``manage.py outbox new-epoch`` makes it so."""
+    for name in "abcd":
+        Task.objects.create(name=name, sprint=sprint)  # seq 2-5
+    assert deliver_pending() == 0
+    realtime.stop()
+    realtime.start()
+    OutboxEvent.objects.filter(sprint_id=sprint.pk, seq__gt=2).delete()  # the restore
+    SprintSequence.objects.filter(sprint_id=sprint.pk).update(last_seq=2)
+    before = SprintSequence.objects.get(sprint_id=sprint.pk).epoch
+    out = StringIO()
+    call_command("outbox", "new-epoch", stdout=out)
+    assert "1 sprint streams start a new epoch" in out.getvalue()
+    assert SprintSequence.objects.get(sprint_id=sprint.pk).epoch != before
+    client = watch(sprint)
+    Task.objects.create(name="after the restore", sprint=sprint)  # seq 3 again
+    assert deliver_pending() == 0
+    assert frames(client, 2) == [("resync", 3), ("event", 3)]
+    Task.objects.create(name="and on", sprint=sprint)
+    assert deliver_pending() == 0
+    assert frames(client, 1) == [("event", 4)]
