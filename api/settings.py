@@ -6,6 +6,7 @@ Defaults marked DEV ONLY must be overridden in production.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tempfile
@@ -288,8 +289,18 @@ REALTIME_RETRY_MAX = env_float("REALTIME_RETRY_MAX", 5.0)
 # REALTIME_DELIVERY_THREAD: deliver events from a daemon thread in each web process
 # (default true). Set false when a separate `manage.py deliver_events` does it.
 REALTIME_DELIVERY_THREAD = env_bool("REALTIME_DELIVERY_THREAD", True)
-# OUTBOX_RETENTION_DAYS: delivered events older than this are pruned (default 7).
+# OUTBOX_RETENTION_DAYS: delivered events older than this are pruned (default 7). Until
+# then they can fill a realtime server's gap (after it lost its history).
 OUTBOX_RETENTION_DAYS = env_float("OUTBOX_RETENTION_DAYS", 7)
+# METRICS_ALLOWED_IPS: comma-separated addresses or networks (CIDR) allowed to read
+# Django's GET /metrics (the outbox backlog); default loopback only. Judged on the
+# socket's address: a request forwarded by a proxy (X-Forwarded-For) is always refused.
+METRICS_ALLOWED_IPS = env_list("METRICS_ALLOWED_IPS", "127.0.0.1,::1")
+try:
+    METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network(item, strict=False)
+                                for item in METRICS_ALLOWED_IPS]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {exc}") from None
 
 # --- Logging ----------------------------------------------------------------------------
 

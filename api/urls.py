@@ -10,6 +10,7 @@ from rest_framework.routers import DefaultRouter
 
 from api.board.auth import SessionView, TokenLoginView
 from api.board.views import SprintViewSet, TaskViewSet, UserViewSet
+from api.realtime.metrics import metrics_view
 from api.realtime.views import SprintTicketView
 
 router = DefaultRouter()
@@ -26,4 +27,5 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),  # browsable API login/logout
     path("api/", include(router.urls)),
     path("admin/", admin.site.urls),
+    path("metrics", metrics_view, name="metrics"),  # internal: METRICS_ALLOWED_IPS
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -136,7 +137,9 @@ class EventBook:
 def event_body(sprint: int, seq: int) -> bytes:
     event = {"sprint": sprint, "seq": seq, "action": "updated", "model": "task", "id": 12,
              "data": TASK_DATA}
-    return json.dumps({"events": [event]}, separators=(",", ":")).encode()
+    # A nonce per request (docs/protocol.md §7), as Django's publisher sends it.
+    return json.dumps({"nonce": secrets.token_urlsafe(18), "events": [event]},
+                      separators=(",", ":")).encode()
 
 
 async def post_event(http: HttpClient, spec: dict[str, Any], sprint: int, seq: int) -> None:

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 import tornado.web
 from tornado.log import access_log
 
-from signaling.auth import ReplayCache
 from signaling.broker import Broker, Envelope, PeerInfo, create_broker
 from signaling.config import Config
 from signaling.events import EventsHandler
@@ -114,13 +113,12 @@ class ScrumApplication(tornado.web.Application):
                                max_sprints=config.history_sprints)
         self.broker = broker or create_broker(
             config.broker, self.deliver, self.history, prefix=config.redis_prefix,
-            presence_ttl=config.presence_ttl, metrics=self.metrics)
+            presence_ttl=config.presence_ttl, metrics=self.metrics,
+            replay_cache_size=config.replay_cache_size)
         #: sprint id -> peer id -> connection, for this node's connections only.
         self.subscribers: dict[int, dict[str, Connection]] = {}
         self.peers: dict[str, Connection] = {}
         self.channels = ChannelPairs()
-        self.replay_cache = ReplayCache(window=config.replay_window,
-                                        max_size=config.replay_cache_size)
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
         #: One timer pings every connection (Tornado's own pinger is a task per socket).

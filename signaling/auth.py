@@ -22,6 +22,7 @@ __all__ = [
     "ANONYMOUS",
     "AUDIENCE",
     "AuthError",
+    "NonceClaim",
     "ReplayCache",
     "SignatureError",
     "SignatureProblem",
@@ -133,47 +134,71 @@ class SignatureError(Exception):
         self.message = message
 
 
-class ReplayCache:
-    """Signatures seen inside the replay window. Bounded: the oldest are forgotten first.
+class NonceClaim(StrEnum):
+    """What the replay memory says of a ``POST /events/`` nonce (docs/protocol.md §7)."""
 
-    Security caveat: past ``max_size`` live entries, the oldest signature could be replayed
-    inside its window; size the cache above the expected request rate times the window.
+    FRESH = "fresh"  # not seen: now taken
+    REPLAYED = "replayed"  # seen inside the window
+    #: Signed before the replay memory begins (the node's start with the memory broker,
+    #: Redis's restart with the Redis broker): it may have been seen before, so it is
+    #: refused like a stale timestamp; a sender signs its retries again.
+    BEFORE_MEMORY = "before_memory"
+
+
+class ReplayCache:
+    """Nonces seen by this process: the replay memory of a node with the memory broker.
+
+    The memory begins when the cache is made (the node's start): a request whose
+    timestamp is older is refused, as nothing remembers whether it was seen before a
+    restart. Bounded: the oldest nonces are forgotten first. Security caveat: past
+    ``max_size`` live entries, the oldest nonce could be replayed inside its window; size
+    the cache above the expected request rate times twice the window.
     """
 
-    def __init__(self, *, window: float, max_size: int = 100_000,
+    def __init__(self, *, max_size: int = 100_000,
                  clock: Callable[[], float] = time.time) -> None:
-        self.window = window
         self.max_size = max_size
         self._clock = clock
+        #: Unix second from which this memory is complete.
+        self.since = int(clock())
         self._seen: OrderedDict[str, float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._seen)
 
-    def seen(self, signature: str, timestamp: float) -> bool:
-        """Remember ``signature``; True if it was already there (a replay)."""
+    def claim(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
+        """Take ``nonce`` for ``ttl`` seconds, unless it was taken or predates the memory."""
+        if timestamp < self.since:
+            return NonceClaim.BEFORE_MEMORY
         self._prune()
-        if signature in self._seen:
-            return True
-        self._seen[signature] = timestamp + self.window
+        if nonce in self._seen:
+            return NonceClaim.REPLAYED
+        self._seen[nonce] = self._clock() + ttl
         while len(self._seen) > self.max_size:
             self._seen.popitem(last=False)
-        return False
+        return NonceClaim.FRESH
+
+    def release(self, nonce: str) -> None:
+        """Forget ``nonce``: its request failed, and the same request may come again."""
+        self._seen.pop(nonce, None)
 
     def _prune(self) -> None:
         now = self._clock()
         while self._seen:
-            signature, expires = next(iter(self._seen.items()))
+            nonce, expires = next(iter(self._seen.items()))
             if expires >= now:
                 break
-            del self._seen[signature]
+            del self._seen[nonce]
 
 
 def verify_signature(body: bytes, timestamp: str | None, signature: str | None, *,
-                     secret: str, replay: ReplayCache,
-                     clock: Callable[[], float] = time.time, previous: str | None = None) -> None:
-    """Check the §7 headers of ``POST /events/``. Raises ``SignatureError``.
+                     secret: str, window: float, clock: Callable[[], float] = time.time,
+                     previous: str | None = None) -> int:
+    """Check the §7 headers of ``POST /events/``; the timestamp. Raises ``SignatureError``.
 
+    Stateless: replays are caught by the nonce inside the signed body, which the caller
+    claims once the body is known to be well formed (``Broker.claim_nonce``), so a request
+    refused here or for its content leaves no trace that could refuse its retry.
     ``previous`` (the secret being rotated out) is accepted too while it is set.
     """
     if not timestamp or not signature:
@@ -189,8 +214,7 @@ def verify_signature(body: bytes, timestamp: str | None, signature: str | None, 
                for key in (secret, previous) if key):
         raise SignatureError(SignatureProblem.BAD, "signature does not match the body")
     sent = int(timestamp)
-    if abs(clock() - sent) > replay.window:
+    if abs(clock() - sent) > window:
         raise SignatureError(SignatureProblem.STALE,
-                             f"timestamp is more than {replay.window:g} s from the server clock")
-    if replay.seen(given, sent):
-        raise SignatureError(SignatureProblem.REPLAYED, "this signature was already used")
+                             f"timestamp is more than {window:g} s from the server clock")
+    return sent

@@ -7,7 +7,8 @@ sprint, and each node's ``deliver`` callback writes it to its own local connecti
 (``signaling.redis_broker``, for several nodes) implements the same methods with
 ``Envelope.pack()`` bytes published on a per-sprint channel, a listener calling ``deliver``
 with ``Envelope.unpack()``, presence in a hash with a heartbeat TTL per node, and
-``record_event`` as one atomic script over a capped list.
+``record_event`` as one atomic script over a capped list. The broker also keeps the replay
+memory of ``POST /events/`` (``claim_nonce``), shared by every node with Redis.
 """
 
 from __future__ import annotations
@@ -15,19 +16,21 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from signaling.auth import User
+from signaling.auth import NonceClaim, ReplayCache, User
 from signaling.history import EventStatus, History
+from signaling.protocol import encode, resync_frame
 
 if TYPE_CHECKING:
     from signaling.metrics import Metrics
 
-__all__ = ["Broker", "BrokerError", "BrokerUnavailable", "Envelope", "MemoryBroker",
-           "PeerInfo", "create_broker"]
+__all__ = ["RECORDED_KINDS", "Broker", "BrokerError", "BrokerUnavailable", "Envelope",
+           "MemoryBroker", "PeerInfo", "create_broker", "reset_envelope"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,15 @@ class Envelope:
 
 Deliver = Callable[[Envelope], None]
 
+#: Envelope kinds that follow a ``record_event`` (the event, and the ``resync`` before an
+#: event that reset the history): a shared transport published them while recording.
+RECORDED_KINDS = frozenset({"event", "reset"})
+
+
+def reset_envelope(sprint: int, seq: int) -> Envelope:
+    """The ``resync`` a sprint's clients get when event ``seq`` restarts its history."""
+    return Envelope(sprint, encode(resync_frame(seq)).encode(), "reset")
+
 
 class Broker(ABC):
     """What the server needs from its broker. Every method may be network I/O, so async."""
@@ -127,8 +139,9 @@ class Broker(ABC):
 
         This node's connections get it before the call returns, whatever the transport's
         state. An ``event`` envelope must follow an accepted ``record_event`` of the same
-        frame: a shared transport may have sent it to the other nodes already, atomically
-        with recording it, and then only delivers it here.
+        frame (and a ``reset`` one, from ``reset_envelope``, a ``record_event`` answered
+        ``RESET``, before the event): a shared transport may have sent it to the other
+        nodes already, atomically with recording it, and then only delivers it here.
         """
         self.publish_now(envelope)
 
@@ -166,8 +179,10 @@ class Broker(ABC):
 
     # history ---------------------------------------------------------------------------------
     @abstractmethod
-    async def record_event(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
-        """Append the event if it is the sprint's next (atomically, across nodes).
+    async def record_event(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
+                           reset: bool = False) -> EventStatus:
+        """Append the event if it is the sprint's next, or restart the sprint's history
+        with it (``history.classify``'s rule), atomically across nodes.
 
         Raises ``BrokerUnavailable`` when the shared history cannot be reached.
         """
@@ -179,13 +194,34 @@ class Broker(ABC):
     @abstractmethod
     async def latest(self, sprint: int) -> int | None: ...
 
+    # replay memory of POST /events/ ------------------------------------------------------------
+    @abstractmethod
+    async def claim_nonce(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
+        """Take a request's nonce for ``ttl`` seconds (while its timestamp is acceptable).
+
+        ``BEFORE_MEMORY`` when ``timestamp`` is older than what the replay memory covers
+        (it began after a restart). Raises ``BrokerUnavailable`` like ``record_event``.
+        """
+
+    async def release_nonce(self, nonce: str) -> None:  # noqa: B027 - optional hook
+        """Give back a nonce whose request failed, so that the same request may be retried.
+
+        Best effort: a nonce that cannot be given back only makes its request's exact
+        retry refused (the sender signs a new attempt anyway).
+        """
+
 
 class MemoryBroker(Broker):
-    """Everything in this process: the default for a single realtime node."""
+    """Everything in this process: the default for a single realtime node.
 
-    def __init__(self, deliver: Deliver, history: History) -> None:
+    Its replay memory begins at its start: ``POST /events/`` signed before is refused.
+    """
+
+    def __init__(self, deliver: Deliver, history: History, *,
+                 replay_cache_size: int = 100_000) -> None:
         super().__init__(deliver, history)
         self._presence: dict[int, dict[str, PeerInfo]] = {}
+        self.replay = ReplayCache(max_size=replay_cache_size, clock=time.time)
 
     async def subscribe(self, sprint: int) -> None:
         pass  # every envelope is already local
@@ -213,8 +249,9 @@ class MemoryBroker(Broker):
         members = self._presence.get(sprint, {})
         return [p for p in peers if p not in members]
 
-    async def record_event(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
-        return self.history.append(sprint, seq, frame)
+    async def record_event(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
+                           reset: bool = False) -> EventStatus:
+        return self.history.append(sprint, seq, frame, epoch=epoch, reset=reset)
 
     async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
         return self.history.since(sprint, since)
@@ -222,19 +259,26 @@ class MemoryBroker(Broker):
     async def latest(self, sprint: int) -> int | None:
         return self.history.latest(sprint)
 
+    async def claim_nonce(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
+        return self.replay.claim(nonce, timestamp, ttl)
+
+    async def release_nonce(self, nonce: str) -> None:
+        self.replay.release(nonce)
+
 
 def create_broker(url: str, deliver: Deliver, history: History, *,
                   prefix: str = "watercooler:", presence_ttl: float = 15.0,
-                  metrics: Metrics | None = None) -> Broker:
+                  metrics: Metrics | None = None, replay_cache_size: int = 100_000) -> Broker:
     """The broker a ``--broker`` URL names: ``memory://`` (default), ``redis://`` or
     ``rediss://`` (``redis[s]://[[user]:password@]host[:port][/db]``).
 
     ``prefix`` starts every Redis key and channel; ``presence_ttl`` is how long a node
-    that stopped heart-beating keeps its peers listed (Redis only).
+    that stopped heart-beating keeps its peers listed (Redis only); ``replay_cache_size``
+    bounds the memory broker's replay memory (Redis keeps every nonce for its TTL).
     """
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":
-        return MemoryBroker(deliver, history)
+        return MemoryBroker(deliver, history, replay_cache_size=replay_cache_size)
     if scheme in ("redis", "rediss"):
         try:
             from signaling.redis_broker import RedisBroker, redact

@@ -54,7 +54,7 @@ class Config:
     max_message_size: int = 64 * 1024
     #: ``POST /events/`` timestamps must be within this many seconds of the clock.
     replay_window: float = 300.0
-    #: Signatures remembered for replay detection (oldest forgotten first).
+    #: ``POST /events/`` nonces remembered by the memory broker (oldest forgotten first).
     replay_cache_size: int = 100_000
     max_event_body: int = 1024 * 1024
     max_events: int = 500

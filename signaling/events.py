@@ -1,44 +1,73 @@
 """``POST /events/``: Django's authoritative events, verified, validated, deduped, fanned out.
 
-See docs/protocol.md §7. The whole batch is checked before any event is delivered.
+See docs/protocol.md §7. The whole batch is checked (and every event frame encoded) before
+the request's nonce is claimed and any event recorded, so a refused request leaves no trace.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
-from signaling.auth import SignatureError, verify_signature
-from signaling.broker import Broker, Envelope
+from signaling.auth import NonceClaim, SignatureError, verify_signature
+from signaling.broker import Broker, Envelope, reset_envelope
 from signaling.handlers import ScrumHandler
 from signaling.history import EventStatus
 from signaling.metrics import Metrics
-from signaling.protocol import EVENT_ACTIONS, EVENT_MODELS, encode, event_frame
+from signaling.protocol import (  # the number rules of client frames, reused as they are
+    EVENT_ACTIONS,
+    EVENT_MODELS,
+    _finite_float,
+    _refuse_constant,
+    encode,
+    event_frame,
+)
 
-__all__ = ["BatchError", "Event", "EventsHandler", "deliver_batch", "parse_batch"]
+__all__ = ["Batch", "BatchError", "Event", "EventsHandler", "deliver_batch", "parse_batch"]
 
 log = logging.getLogger(__name__)
 
+#: sprint, seq and id: integers a browser holds exactly (and Redis's Lua compares exactly).
+MAX_ID = 2**53 - 1
+#: ``data`` of an event may nest this deep (a task or sprint representation nests 2).
+MAX_DATA_DEPTH = 32
+#: ``nonce`` and ``epoch``: URL-safe characters (base64url), nonce 16-64, epoch 1-64.
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+_EPOCH = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 
 class BatchError(Exception):
-    """A batch refused as a whole: HTTP status, ``error`` and ``message`` of the answer."""
+    """A batch refused as a whole: HTTP status, ``error`` and ``message`` of the answer.
 
-    def __init__(self, status: int, error: str, message: str) -> None:
+    ``event`` is the index of the event at fault, when one is (the answer says so: the
+    sender can set that event aside and send the others).
+    """
+
+    def __init__(self, status: int, error: str, message: str, event: int | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.message = message
+        self.event = event
+
+    def to_wire(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.error, "message": self.message}
+        if self.event is not None:
+            body["event"] = self.event
+        return body
 
 
-def _malformed(message: str) -> BatchError:
-    return BatchError(400, "malformed", message)
+def _malformed(message: str, event: int | None = None) -> BatchError:
+    return BatchError(400, "malformed", message, event)
 
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One authoritative event as Django sends it."""
+    """One authoritative event as Django sends it, with its ``event`` frame encoded once."""
 
     sprint: int
     seq: int
@@ -46,88 +75,138 @@ class Event:
     model: str
     id: int
     data: dict[str, Any] | None
-
-    def frame(self) -> bytes:
-        """The ``event`` frame, encoded once for history and every subscriber."""
-        return encode(event_frame(sprint=self.sprint, seq=self.seq, action=self.action,
-                                  model=self.model, id=self.id, data=self.data)).encode()
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    #: The sprint's stream (Django's epoch); "" when the sender sends none.
+    epoch: str
+    #: The sender asks for this event to restart the sprint's history if it is not the next.
+    reset: bool
+    #: The ``event`` frame for history and every subscriber.
+    frame: bytes
 
 
-def _positive(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+@dataclass(frozen=True, slots=True)
+class Batch:
+    nonce: str
+    events: list[Event]
 
 
-def _event(obj: Any, where: str) -> Event:
+def _id(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """True if ``value`` nests more than ``limit`` objects/lists deep (iteratively)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        elif not isinstance(item, list):
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
+    return False
+
+
+def _event(obj: Any, i: int) -> Event:
+    where = f"events[{i}]"
     if not isinstance(obj, dict):
-        raise _malformed(f"{where}: must be an object")
-    if not _positive(obj.get("sprint")):
-        raise BatchError(400, "unknown_sprint", f"{where}.sprint: must be a sprint id >= 1")
-    if not _positive(obj.get("seq")):
-        raise _malformed(f"{where}.seq: must be an integer >= 1")
+        raise _malformed(f"{where}: must be an object", i)
+    if not _id(obj.get("sprint")):
+        raise BatchError(400, "unknown_sprint", f"{where}.sprint: must be a sprint id "
+                         f"from 1 to {MAX_ID}", i)
+    for name in ("seq", "id"):
+        if not _id(obj.get(name)):
+            raise _malformed(f"{where}.{name}: must be an integer from 1 to {MAX_ID}", i)
     if obj.get("action") not in EVENT_ACTIONS:
-        raise _malformed(f"{where}.action: must be one of {', '.join(EVENT_ACTIONS)}")
+        raise _malformed(f"{where}.action: must be one of {', '.join(EVENT_ACTIONS)}", i)
     if obj.get("model") not in EVENT_MODELS:
-        raise _malformed(f"{where}.model: must be one of {', '.join(EVENT_MODELS)}")
-    if not _positive(obj.get("id")):
-        raise _malformed(f"{where}.id: must be an integer >= 1")
+        raise _malformed(f"{where}.model: must be one of {', '.join(EVENT_MODELS)}", i)
     data = obj.get("data")
     if data is not None and not isinstance(data, dict):
-        raise _malformed(f"{where}.data: must be an object or null")
+        raise _malformed(f"{where}.data: must be an object or null", i)
+    if _too_deep(data, MAX_DATA_DEPTH):
+        raise _malformed(f"{where}.data: nested deeper than {MAX_DATA_DEPTH}", i)
+    epoch = obj.get("epoch", "")
+    if epoch != "" and not (isinstance(epoch, str) and _EPOCH.fullmatch(epoch)):
+        raise _malformed(f"{where}.epoch: must be 1-64 URL-safe characters", i)
+    reset = obj.get("reset", False)
+    if not isinstance(reset, bool):
+        raise _malformed(f"{where}.reset: must be true or false", i)
+    try:  # what cannot be encoded cannot be delivered: refuse it before recording anything
+        frame = encode(event_frame(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
+                                   model=obj["model"], id=obj["id"], data=data)).encode()
+    except UnicodeEncodeError:
+        raise _malformed(f"{where}.data: not valid Unicode (a lone surrogate)", i) from None
     return Event(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
-                 model=obj["model"], id=obj["id"], data=data)
+                 model=obj["model"], id=obj["id"], data=data, epoch=epoch, reset=reset,
+                 frame=frame)
 
 
-def parse_batch(body: bytes, *, max_events: int = 500) -> list[Event]:
-    """Validate a whole ``{"events": [...]}`` body. Raises ``BatchError`` (400 or 413)."""
+def parse_batch(body: bytes, *, max_events: int = 500) -> Batch:
+    """Validate a whole ``{"nonce": ..., "events": [...]}`` body.
+
+    Raises ``BatchError`` (400 or 413) and nothing else, whatever the bytes.
+    """
     try:
-        obj = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
+        obj = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise _malformed("body is not valid JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("events"), list):
         raise _malformed("body must be an object with an 'events' list")
+    nonce = obj.get("nonce")
+    if not isinstance(nonce, str) or not _NONCE.fullmatch(nonce):
+        raise _malformed("nonce: must be 16-64 URL-safe characters, new for every request")
     if len(obj["events"]) > max_events:
         raise BatchError(413, "too_large", f"at most {max_events} events per request")
-    events = [_event(e, f"events[{i}]") for i, e in enumerate(obj["events"])]
+    events = [_event(e, i) for i, e in enumerate(obj["events"])]
     last: dict[int, int] = {}
     for i, event in enumerate(events):
         if event.seq <= last.get(event.sprint, 0):
             raise _malformed(f"events[{i}].seq: events of sprint {event.sprint} "
-                             "must be in increasing seq order")
+                             "must be in increasing seq order", i)
         last[event.sprint] = event.seq
-    return events
+    return Batch(nonce=nonce, events=events)
 
 
 async def deliver_batch(broker: Broker, events: list[Event], metrics: Metrics
                         ) -> list[dict[str, Any]]:
-    """Record and fan out each event in order; its result (accepted, duplicate, gap).
+    """Record and fan out each event in order; its result (accepted, reset, duplicate, gap).
 
-    After a gap in a sprint, its later events in the batch are gaps too: they must not
-    be delivered before the missing ones.
+    After a gap in a sprint, its later events in the batch are gaps too: they must not be
+    delivered before the missing ones. ``latest`` (the sprint's latest seq the server
+    knows) tells the sender where the server's history stands.
     """
-    gapped: set[int] = set()
+    gapped: dict[int, int | None] = {}
     results: list[dict[str, Any]] = []
     for event in events:
-        frame = event.frame()
         if event.sprint in gapped:
             status = EventStatus.GAP
         else:
-            status = await broker.record_event(event.sprint, event.seq, frame)
-        if status is EventStatus.ACCEPTED:
-            await broker.publish(Envelope(event.sprint, frame, "event"))
+            status = await broker.record_event(event.sprint, event.seq, event.frame,
+                                               epoch=event.epoch, reset=event.reset)
+        latest: int | None = event.seq
+        if status is EventStatus.RESET:
+            log.warning("sprint %s: history restarted at seq %s (epoch %r%s); its clients "
+                        "resync", event.sprint, event.seq, event.epoch,
+                        ", reset asked" if event.reset else "")
+            await broker.publish(reset_envelope(event.sprint, event.seq))
+            metrics.event_resets.inc()
+        if status.recorded:
+            await broker.publish(Envelope(event.sprint, event.frame, "event"))
             metrics.events_delivered.inc()
         elif status is EventStatus.DUPLICATE:
             metrics.event_duplicates.inc()
+            latest = await broker.latest(event.sprint)
         else:
             metrics.event_gaps.inc()
             if event.sprint not in gapped:
+                gapped[event.sprint] = await broker.latest(event.sprint)
                 log.warning("sprint %s: event seq %s refused, gap after seq %s", event.sprint,
-                            event.seq, await broker.latest(event.sprint))
-            gapped.add(event.sprint)
-        results.append({"sprint": event.sprint, "seq": event.seq, "status": str(status)})
+                            event.seq, gapped[event.sprint])
+            latest = gapped[event.sprint]
+        results.append({"sprint": event.sprint, "seq": event.seq, "status": str(status),
+                        "latest": latest})
     return results
 
 
@@ -137,27 +216,41 @@ class EventsHandler(ScrumHandler):
     def check_xsrf_cookie(self) -> None:
         pass  # server-to-server, authenticated by HMAC
 
+    def _refuse(self, status: int, error: str, message: str,
+                body: dict[str, Any] | None = None) -> None:
+        log.warning("events from %s refused: %s (%s)", self.request.remote_ip, error, message)
+        self.set_status(status)
+        self.finish(body or {"error": error, "message": message})
+
     async def post(self) -> None:
         scrum = self.scrum
         config = scrum.config
         body = self.request.body
         if len(body) > config.max_event_body:
-            return self.write_json_error(413, "too_large",
-                                         f"body is over {config.max_event_body} bytes")
+            return self._refuse(413, "too_large", f"body is over {config.max_event_body} bytes")
         try:
-            verify_signature(body, self.request.headers.get("X-Watercooler-Timestamp"),
-                             self.request.headers.get("X-Watercooler-Signature"),
-                             secret=config.secret, replay=scrum.replay_cache,
-                             previous=config.previous_secret)
+            timestamp = verify_signature(
+                body, self.request.headers.get("X-Watercooler-Timestamp"),
+                self.request.headers.get("X-Watercooler-Signature"), secret=config.secret,
+                window=config.replay_window, previous=config.previous_secret)
+            batch = parse_batch(body, max_events=config.max_events)
         except SignatureError as exc:
-            log.warning("events from %s refused: %s (%s)", self.request.remote_ip,
-                        exc.problem, exc.message)
-            return self.write_json_error(401, str(exc.problem), exc.message)
-        try:
-            events = parse_batch(body, max_events=config.max_events)
+            return self._refuse(401, str(exc.problem), exc.message)
         except BatchError as exc:
-            log.warning("events from %s refused: %s (%s)", self.request.remote_ip, exc.error,
-                        exc.message)
-            return self.write_json_error(exc.status, exc.error, exc.message)
-        results = await deliver_batch(scrum.broker, events, scrum.metrics)
+            return self._refuse(exc.status, exc.error, exc.message, exc.to_wire())
+        # Remembered while the timestamp is acceptable (plus a second for rounding).
+        ttl = timestamp + config.replay_window - time.time() + 1
+        claim = await scrum.broker.claim_nonce(batch.nonce, timestamp, ttl)
+        if claim is NonceClaim.REPLAYED:
+            return self._refuse(401, "replayed", "this nonce was already used")
+        if claim is NonceClaim.BEFORE_MEMORY:
+            return self._refuse(401, "stale", "signed before this server's replay memory "
+                                "began (a restart): sign the request again")
+        try:
+            results = await deliver_batch(scrum.broker, batch.events, scrum.metrics)
+        except Exception:
+            # Not (fully) recorded: the very same request may come again (e.g. from a
+            # load balancer trying the next node), which its nonce must not refuse.
+            await scrum.broker.release_nonce(batch.nonce)
+            raise
         self.finish({"results": results})

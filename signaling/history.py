@@ -1,7 +1,10 @@
 """Bounded per-sprint history of authoritative events: dedupe by seq, gap detection, replay.
 
 Events are kept already encoded (the ``event`` frame as UTF-8 bytes), so ``resume`` replays
-them without encoding again.
+them without encoding again. Each sprint's history belongs to one *stream*, named by the
+``epoch`` Django sends with its events: an event of another epoch, or one marked ``reset``
+that the history cannot take as the next, starts the history afresh (docs/protocol.md §7),
+so no stale or replayed event can make the history refuse the sprint's true next event.
 """
 
 from __future__ import annotations
@@ -22,19 +25,46 @@ class EventStatus(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     GAP = "gap"
+    #: Accepted as the start of a new history of the sprint: the older one was dropped,
+    #: and the sprint's clients must refetch (they get ``resync``).
+    RESET = "reset"
+
+    @property
+    def recorded(self) -> bool:
+        """True if the event was recorded (and must be delivered)."""
+        return self is EventStatus.ACCEPTED or self is EventStatus.RESET
+
+
+def classify(latest: int | None, known_epoch: str, seq: int, epoch: str,
+             reset: bool) -> EventStatus:
+    """What happens to event ``seq`` of stream ``epoch`` given the sprint's history.
+
+    The one rule, shared by the memory history and the Redis script (which mirrors it):
+    the first event of a sprint starts its history; another epoch, or a ``reset`` event
+    that is not the next one, starts it afresh; else the next seq is accepted, an older
+    one is a duplicate, a later one a gap.
+    """
+    if latest is None:
+        return EventStatus.RESET if reset else EventStatus.ACCEPTED
+    if epoch != known_epoch:
+        return EventStatus.RESET
+    if seq <= latest:
+        return EventStatus.DUPLICATE
+    if seq == latest + 1:
+        return EventStatus.ACCEPTED
+    return EventStatus.RESET if reset else EventStatus.GAP
 
 
 @dataclass(slots=True)
 class SprintHistory:
-    """One sprint: the latest seq ever accepted and the recent events, contiguous by seq."""
+    """One sprint: its stream's epoch, the latest seq accepted, the recent events (contiguous)."""
 
     latest: int | None = None
+    epoch: str = ""
     events: deque[tuple[int, float, bytes]] = field(default_factory=deque)
 
-    def classify(self, seq: int) -> EventStatus:
-        if self.latest is None or seq == self.latest + 1:
-            return EventStatus.ACCEPTED
-        return EventStatus.DUPLICATE if seq <= self.latest else EventStatus.GAP
+    def classify(self, seq: int, epoch: str = "", reset: bool = False) -> EventStatus:
+        return classify(self.latest, self.epoch, seq, epoch, reset)
 
     def prune(self, *, max_size: int, oldest: float) -> None:
         while self.events and (len(self.events) > max_size or self.events[0][1] < oldest):
@@ -65,18 +95,24 @@ class History:
         entry = self._sprints.get(sprint)
         return None if entry is None else entry.latest
 
-    def classify(self, sprint: int, seq: int) -> EventStatus:
+    def classify(self, sprint: int, seq: int, epoch: str = "",
+                 reset: bool = False) -> EventStatus:
         """What ``append`` would answer, without changing anything."""
         entry = self._sprints.get(sprint)
-        return EventStatus.ACCEPTED if entry is None else entry.classify(seq)
+        return classify(None if entry is None else entry.latest,
+                        "" if entry is None else entry.epoch, seq, epoch, reset)
 
-    def append(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
-        """Record the event if it is the next one (or the sprint's first); say which it was."""
+    def append(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
+               reset: bool = False) -> EventStatus:
+        """Record the event if it is the next one (or starts the history); say which it was."""
         entry = self._entry(sprint)
-        status = entry.classify(seq)
-        if status is EventStatus.ACCEPTED:
+        status = entry.classify(seq, epoch, reset)
+        if status.recorded:
             now = self._clock()
+            if status is EventStatus.RESET:
+                entry.events.clear()
             entry.latest = seq
+            entry.epoch = epoch
             entry.events.append((seq, now, frame))
             entry.prune(max_size=self.max_size, oldest=now - self.max_age)
         return status

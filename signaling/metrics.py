@@ -47,6 +47,9 @@ class Metrics:
                                         registry=r)
         self.event_gaps = Counter("watercooler_event_gaps",
                                   "Authoritative events refused for a gap", registry=r)
+        self.event_resets = Counter("watercooler_event_resets",
+                                    "Authoritative events that restarted a sprint's history "
+                                    "(its clients were sent resync)", registry=r)
         self.errors = Counter("watercooler_errors", "Error frames sent", ["code"], registry=r)
         self.closes = Counter("watercooler_closes", "Connections closed", ["code"], registry=r)
         self.datachannel_pairs = Gauge("watercooler_datachannel_pairs",

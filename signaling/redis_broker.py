@@ -6,7 +6,8 @@ once and queues the bus bytes for the other nodes (a bounded queue, sent by one 
 pipelined batches); a node ignores its own messages. Events are the exception that makes
 them reliable: ``record_event`` records *and* publishes an accepted event in one Lua
 script, so it is never recorded without reaching the other nodes, and every node sees a
-sprint's events in seq order.
+sprint's events in seq order. The nonces of ``POST /events/`` are kept in Redis too, so a
+request accepted by one node is a replay on every node, also after the node restarts.
 
 ``direct`` (``signal``) goes to the node holding the peer, on that node's own channel.
 Presence is a hash per sprint (peer -> node, user); each node refreshes a heartbeat key with
@@ -26,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import time
 from collections import deque
@@ -38,11 +40,19 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from signaling.auth import User
-from signaling.broker import Broker, BrokerUnavailable, Deliver, Envelope, PeerInfo
+from signaling.auth import NonceClaim, User
+from signaling.broker import (
+    RECORDED_KINDS,
+    Broker,
+    BrokerUnavailable,
+    Deliver,
+    Envelope,
+    PeerInfo,
+    reset_envelope,
+)
 from signaling.history import EventStatus, History
 from signaling.protocol import encode, peer_joined_frame, peer_left_frame, resync_frame
-from signaling.redis_scripts import REAP_NODE, RECORD_EVENT, Keys
+from signaling.redis_scripts import CLAIM_NONCE, REAP_NODE, RECORD_EVENT, Keys
 
 if TYPE_CHECKING:
     from signaling.metrics import Metrics
@@ -117,6 +127,7 @@ class RedisBroker(Broker):
         self._bus = aioredis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **kw)
         self._pubsub: Any = None
         self._record = self._redis.register_script(RECORD_EVENT)
+        self._claim = self._redis.register_script(CLAIM_NONCE)
         self._reap = self._redis.register_script(REAP_NODE)
         #: This node's own peers per sprint: the truth re-registered after an outage.
         self._local: dict[int, dict[str, PeerInfo]] = {}
@@ -192,6 +203,10 @@ class RedisBroker(Broker):
                     *(self.keys.sprint_channel(s) for s in self._subscribed)]
         await self._pubsub.subscribe(*channels)
         await self._register()
+        # The replay memory is complete from now on if Redis has just lost it (restarted
+        # empty): requests signed from this second on are judged by their nonce.
+        secs, _ = await self._redis.time()
+        await self._redis.set(self.keys.nonces_since, secs, nx=True)
         self._up = True
         self.last_error = None
         if self.metrics is not None:
@@ -236,8 +251,14 @@ class RedisBroker(Broker):
 
     # fan-out ---------------------------------------------------------------------------------
     def _deliver_local(self, envelope: Envelope) -> None:
-        """Deliver on this node; an event at or below the last one delivered is dropped."""
-        if envelope.kind == "event" and envelope.sprint in self._subscribed:
+        """Deliver on this node; an event at or below the last one delivered is dropped.
+
+        A ``reset`` (the sprint's history restarted, maybe at a lower seq) forgets the
+        last one delivered, so that the event that follows it passes.
+        """
+        if envelope.kind == "reset":
+            self._delivered.pop(envelope.sprint, None)
+        elif envelope.kind == "event" and envelope.sprint in self._subscribed:
             seq = _seq_of(envelope.frame)
             if seq is not None:
                 if seq <= self._delivered.get(envelope.sprint, 0):
@@ -306,7 +327,7 @@ class RedisBroker(Broker):
     def publish_now(self, envelope: Envelope) -> None:
         """Deliver here now; other nodes get it through Redis (events: ``record_event``)."""
         self._deliver_local(envelope)
-        if envelope.kind != "event":
+        if envelope.kind not in RECORDED_KINDS:
             self._send(self.keys.sprint_channel(envelope.sprint), envelope.pack(self.node_id))
 
     async def direct(self, envelope: Envelope) -> None:
@@ -490,21 +511,42 @@ class RedisBroker(Broker):
             await self._flush()
 
     # history ---------------------------------------------------------------------------------
-    async def record_event(self, sprint: int, seq: int, frame: bytes) -> EventStatus:
+    async def record_event(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
+                           reset: bool = False) -> EventStatus:
         """Record and publish to the other nodes atomically; ``BrokerUnavailable`` if down."""
         if not self._up:
             raise BrokerUnavailable(f"Redis unavailable ({self.last_error})")
         keys = self.keys
         bus = Envelope(sprint, frame, "event").pack(self.node_id)
+        resync = reset_envelope(sprint, seq).pack(self.node_id)
         try:
             status = await self._record(
-                keys=[keys.events(sprint), keys.latest(sprint), keys.sprint_channel(sprint)],
+                keys=[keys.events(sprint), keys.latest(sprint), keys.sprint_channel(sprint),
+                      keys.epoch(sprint)],
                 args=[seq, frame, self.history.max_size, int(self.history.max_age * 1000),
-                      int(LATEST_TTL * 1000), bus])
+                      int(LATEST_TTL * 1000), bus, epoch, "1" if reset else "0", resync])
         except _ERRORS as exc:
             self._down(exc)
             raise BrokerUnavailable(f"Redis unavailable ({self.last_error})") from exc
         return EventStatus(status.decode())
+
+    async def claim_nonce(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
+        """``SET nonce 1 NX EX ttl`` under the prefix, after the nonces-since check."""
+        if not self._up:
+            raise BrokerUnavailable(f"Redis unavailable ({self.last_error})")
+        try:
+            claim = await self._claim(keys=[self.keys.nonces_since, self.keys.nonce(nonce)],
+                                      args=[timestamp, max(1, math.ceil(ttl))])
+        except _ERRORS as exc:
+            self._down(exc)
+            raise BrokerUnavailable(f"Redis unavailable ({self.last_error})") from exc
+        return {b"fresh": NonceClaim.FRESH, b"replayed": NonceClaim.REPLAYED}.get(
+            claim, NonceClaim.BEFORE_MEMORY)
+
+    async def release_nonce(self, nonce: str) -> None:
+        if self._up:
+            with contextlib.suppress(*_ERRORS):
+                await self._redis.delete(self.keys.nonce(nonce))
 
     async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
         """As ``History.since``, from Redis: None (resync) while Redis is down."""
@@ -551,9 +593,10 @@ class RedisBroker(Broker):
         for sprint in sorted(self._subscribed):
             last = self._delivered.get(sprint)
             latest = await self._redis.get(self.keys.latest(sprint))
-            if last is None or latest is None or int(latest) <= last:
+            if last is None or latest is None or int(latest) == last:
                 continue
-            frames = await self._read_since(sprint, last)
+            # Below what was delivered: the history restarted meanwhile (a reset).
+            frames = None if int(latest) < last else await self._read_since(sprint, last)
             if frames is None:
                 log.warning("broker %s: sprint %s: events %s..%s missed and no longer in "
                             "history; sending resync", self.label, sprint, last + 1,

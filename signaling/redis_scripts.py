@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["REAP_NODE", "RECORD_EVENT", "Keys"]
+__all__ = ["CLAIM_NONCE", "REAP_NODE", "RECORD_EVENT", "Keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,21 +51,42 @@ class Keys:
         """The latest seq accepted for a sprint (outlives the events themselves)."""
         return f"{self.prefix}latest:{sprint}"
 
+    def epoch(self, sprint: int) -> str:
+        """The epoch of the sprint's stream (``POST /events/``), as long as its latest seq."""
+        return f"{self.prefix}epoch:{sprint}"
 
-#: KEYS: events list, latest key, sprint channel.
-#: ARGV: seq, frame, max count, max age (ms), latest TTL (ms), bus bytes to publish.
-#: Returns "accepted", "duplicate" or "gap", with History.append's semantics; an accepted
-#: event is published in the same step, so nodes see events in seq order cluster-wide and
-#: an event is never recorded without being published (or the reverse).
+    def nonce(self, nonce: str) -> str:
+        """A ``POST /events/`` nonce already used (TTL: while its timestamp is acceptable)."""
+        return f"{self.prefix}nonce:{nonce}"
+
+    @property
+    def nonces_since(self) -> str:
+        """Unix second from which the nonce keys are complete (set when found missing)."""
+        return f"{self.prefix}nonces-since"
+
+
+#: KEYS: events list, latest key, sprint channel, epoch key.
+#: ARGV: seq, frame, max count, max age (ms), latest TTL (ms), bus bytes of the event,
+#: epoch, "1" if the event is marked reset, bus bytes of the resync sent on a reset.
+#: Returns "accepted", "duplicate", "gap" or "reset" by ``history.classify``'s rule (the
+#: same, in Lua); a recorded event is published in the same step (after the resync, on a
+#: reset), so nodes see events in seq order cluster-wide and an event is never recorded
+#: without being published (or the reverse).
 RECORD_EVENT = """
 local seq = tonumber(ARGV[1])
+local epoch, reset = ARGV[7], ARGV[8] == '1'
 local latest = tonumber(redis.call('GET', KEYS[2]))
+local status = 'accepted'
 if latest then
-  if seq <= latest then return 'duplicate' end
-  if seq ~= latest + 1 then return 'gap' end
-else
-  redis.call('DEL', KEYS[1])
+  if (redis.call('GET', KEYS[4]) or '') ~= epoch then status = 'reset'
+  elseif seq <= latest then return 'duplicate'
+  elseif seq ~= latest + 1 then
+    if not reset then return 'gap' end
+    status = 'reset'
+  end
+elseif reset then status = 'reset'
 end
+if status == 'reset' or not latest then redis.call('DEL', KEYS[1]) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('RPUSH', KEYS[1], ARGV[1] .. ' ' .. now .. ' ' .. ARGV[2])
@@ -80,8 +101,26 @@ while true do
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[5])
+redis.call('SET', KEYS[4], epoch, 'PX', ARGV[5])
+if status == 'reset' then redis.call('PUBLISH', KEYS[3], ARGV[9]) end
 redis.call('PUBLISH', KEYS[3], ARGV[6])
-return 'accepted'
+return status
+"""
+
+#: KEYS: the nonces-since key, the nonce's key. ARGV: the request's timestamp, TTL (s).
+#: Returns "fresh" (the nonce is now taken), "replayed", or "stale": the timestamp is
+#: before the nonce keys are complete (Redis lost them: restarted empty, or flushed), so
+#: the request could be a replay nothing remembers. The since key is set to Redis's clock
+#: when missing; a node sets it at connect, so a request signed after that passes.
+CLAIM_NONCE = """
+local since = tonumber(redis.call('GET', KEYS[1]))
+if not since then
+  since = tonumber(redis.call('TIME')[1])
+  redis.call('SET', KEYS[1], since)
+end
+if tonumber(ARGV[1]) < since then return 'stale' end
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then return 'fresh' end
+return 'replayed'
 """
 
 #: ARGV: prefix, dead node id. Claims the node (exactly one survivor wins: SREM from the

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -55,6 +56,17 @@ def make_token(
     claims = {"sub": str(user_id), "username": username, "sprint": sprint,
               "aud": "watercooler", "iat": now, "exp": now + int(ttl), **extra}
     return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def events_body(events: list[dict[str, Any]], *, nonce: str | None = None) -> bytes:
+    """A `POST /events/` body: the events and a fresh nonce (docs/protocol.md §7)."""
+    return json.dumps({"nonce": nonce or secrets.token_urlsafe(16), "events": events}).encode()
+
+
+def next_second() -> None:
+    """Sleep into the next whole second of the clock (signatures are stamped in seconds):
+    what is signed before the call is then older than anything that starts after it."""
+    time.sleep(1.01 - time.time() % 1)
 
 
 def sign(body: bytes, *, secret: str = TEST_SECRET, timestamp: int | None = None) -> dict[str, str]:

@@ -5,6 +5,10 @@ first commit that records an event (`wake_delivery`, called from `on_commit`), s
 request never waits for the realtime server. `manage.py deliver_events` runs the same
 loop in the foreground. Several processes may deliver the same event; the realtime
 server drops duplicates by seq and each process marks them delivered.
+
+Two kinds of waiting: when the realtime server cannot be reached (or refuses every
+request), the whole loop backs off; a sprint in trouble of its own backs off alone, in
+the `Publisher`, and the loop wakes when the first such sprint may be tried again.
 """
 
 from __future__ import annotations
@@ -16,19 +20,15 @@ import time
 from django.conf import settings
 from django.db import connections
 
-from api.realtime.publisher import DeliveryError, deliver_pending, prune_delivered
+from api.realtime import streams
+from api.realtime.publisher import DeliveryError, PassResult, Publisher, retry_delay
+
+__all__ = ["DeliveryWorker", "retry_delay", "stop_delivery_thread", "wake_delivery"]
 
 log = logging.getLogger(__name__)
 
-#: First retry delay in seconds; doubles per failure up to REALTIME_RETRY_MAX.
-RETRY_BASE = 0.1
 #: Prune delivered events at most this often (seconds).
 PRUNE_INTERVAL = 600.0
-
-
-def retry_delay(failures: int) -> float:
-    """Exponential backoff: 0.1 s, 0.2 s, 0.4 s... capped at REALTIME_RETRY_MAX."""
-    return float(min(settings.REALTIME_RETRY_MAX, RETRY_BASE * 2 ** max(failures - 1, 0)))
 
 
 class DeliveryWorker:
@@ -42,6 +42,7 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
         self._last_prune = 0.0
         self._failing = False
+        self.publisher = Publisher()
 
     def wake(self) -> None:
         """Ask for a delivery pass soon, starting the daemon thread if needed."""
@@ -72,34 +73,39 @@ class DeliveryWorker:
         failures = 0
         while not stop.is_set():
             self._wake.clear()
-            remaining = self.run_pass()
+            result = self.run_pass()
             # Hold no connection while idle (and let test databases be dropped).
             connections.close_all()
-            failures = 0 if remaining == 0 else failures + 1
-            self._wake.wait(retry_delay(failures) if failures else self.idle_poll)
+            failures = 0 if result is not None else failures + 1
+            self._wake.wait(self._delay(result, failures))
 
-    def run_pass(self) -> int:
-        """One delivery pass; the number of events still pending (-1 if unknown)."""
+    def _delay(self, result: PassResult | None, failures: int) -> float | None:
+        if result is None:
+            return retry_delay(failures)
+        if result.retry_in is None:
+            return self.idle_poll
+        return min(result.retry_in, self.idle_poll or result.retry_in)
+
+    def run_pass(self) -> PassResult | None:
+        """One delivery pass; None if it failed as a whole (the server is unreachable...)."""
         try:
-            remaining = deliver_pending()
+            result = self.publisher.run_pass()
             if self._failing:
                 log.info("sprints (all pending): delivery recovered")
                 self._failing = False
-            if remaining:
-                log.info("sprints with gaps: %d events still pending, retrying", remaining)
-            elif time.monotonic() - self._last_prune > PRUNE_INTERVAL:
+            if time.monotonic() - self._last_prune > PRUNE_INTERVAL:
                 self._last_prune = time.monotonic()
-                prune_delivered()
-            return remaining
+                streams.prune()
+            return result
         except DeliveryError as exc:
             # Warn once per outage; retries while it lasts are logged at debug level.
             log.log(logging.DEBUG if self._failing else logging.WARNING,
                     "delivery failed, will retry with backoff: %s", exc)
             self._failing = True
-            return -1
+            return None
         except Exception:
             log.exception("sprints (all pending): delivery pass crashed, will retry")
-            return -1
+            return None
 
 
 _process_worker = DeliveryWorker()

@@ -1,148 +1,209 @@
-"""One delivery pass: POST undelivered outbox events to the realtime server (protocol §7).
+"""Delivery passes: POST pending outbox events to the realtime server, sprint by sprint.
 
-Settings are read at call time (REALTIME_URL, REALTIME_SECRET, REALTIME_TIMEOUT), so a
-running delivery thread follows changes made by tests.
+One sprint's trouble never holds up another's. Events of many sprints share a request, but
+
+* an event the server refuses for good (400 naming it; 413 for it alone; too large or not
+  encodable here) is set aside as *dead* (`streams.mark_dead`: logged at ERROR, counted in
+  Django's /metrics) and only its own sprint waits, for `manage.py outbox skip|retry`;
+* a sprint whose events come back undelivered (a gap, a stream to restart) backs off
+  alone, with its own exponential delay, while the others go on;
+* a gap is filled from the outbox (delivered rows are kept OUTBOX_RETENTION_DAYS), or,
+  when the outbox no longer has the missing events, the next one restarts the sprint's
+  history on the server (`"reset": true`); a server that knows a later seq than this
+  database gave (a restored backup) makes the sprint start a new epoch.
+
+Only what no event is to blame for (unreachable, signature, 5xx) stops every sprint: the
+caller backs off as a whole (`DeliveryError`).
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import hmac
-import json
 import logging
-import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-import httpx
 from django.conf import settings
-from django.utils import timezone
 
-from api.realtime.models import OutboxEvent
+from api.realtime import streams
+from api.realtime.transport import (
+    BATCH_SIZE,
+    BODY_OVERHEAD,
+    DELIVERED_STATUSES,
+    MAX_BODY_BYTES,
+    DeliveryError,
+    Outgoing,
+    Refused,
+    post_batch,
+)
+
+__all__ = ["DeliveryError", "PassResult", "Publisher", "deliver_pending", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
-#: At most this many events per request (the server refuses more).
-BATCH_SIZE = 500
-#: Stay under the server's 1 MiB body limit with some room.
-MAX_BODY_BYTES = 900 * 1024
-DELIVERED_STATUSES = frozenset({"accepted", "duplicate"})
+#: First retry delay in seconds; doubles per failure up to REALTIME_RETRY_MAX.
+RETRY_BASE = 0.1
 
 
-class DeliveryError(Exception):
-    """The realtime server could not be reached or refused the batch; retry later."""
+def retry_delay(failures: int) -> float:
+    """Exponential backoff: 0.1 s, 0.2 s, 0.4 s... capped at REALTIME_RETRY_MAX."""
+    return float(min(settings.REALTIME_RETRY_MAX, RETRY_BASE * 2 ** max(failures - 1, 0)))
 
 
-def sign_body(body: bytes, *, secret: str, timestamp: int) -> dict[str, str]:
-    """The §7 headers: `v1=` + hex HMAC-SHA256(secret, timestamp + "." + body)."""
-    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return {"Content-Type": "application/json", "X-Watercooler-Timestamp": str(timestamp),
-            "X-Watercooler-Signature": f"v1={digest.hexdigest()}"}
+@dataclass(frozen=True, slots=True)
+class PassResult:
+    #: Seconds until the first sprint that is backing off may be tried again (None: none).
+    retry_in: float | None
+
+
+class Publisher:
+    """Delivery passes, with the per-sprint backoff of one delivery process."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        #: sprint -> (failures in a row, monotonic time before which it is not tried)
+        self._backoff: dict[int, tuple[int, float]] = {}
+        #: sprint -> seq of its event that died in this pass (later ones must not go)
+        self._dead: dict[int, int] = {}
+        self._kills = 0
+
+    def run_pass(self) -> PassResult:
+        """Send every pending event that may go now. Raises DeliveryError."""
+        self._dead.clear()
+        while (batch := self._next_batch()) is not None:
+            if batch:
+                self._send(batch)
+        now = self._clock()
+        waits = [until - now for _, until in self._backoff.values() if until > now]
+        return PassResult(retry_in=min(waits) if waits else None)
+
+    def _waiting(self, sprint_id: int) -> bool:
+        entry = self._backoff.get(sprint_id)
+        return entry is not None and entry[1] > self._clock()
+
+    def _held(self, event: Any) -> bool:
+        dead = self._dead.get(event.sprint_id)
+        return (dead is not None and event.seq >= dead) or self._waiting(event.sprint_id)
+
+    def _trouble(self, sprint_id: int) -> None:
+        failures = self._backoff.get(sprint_id, (0, 0.0))[0] + 1
+        self._backoff[sprint_id] = (failures, self._clock() + retry_delay(failures))
+
+    def _next_batch(self) -> list[Outgoing] | None:
+        """The next request's events; [] if the events found all died here; None if none
+        may go (so a pass always ends)."""
+        rows = streams.pending(exclude=[s for s in self._backoff if self._waiting(s)],
+                               limit=BATCH_SIZE)
+        known = streams.streams_of({row.sprint_id for row in rows})
+        batch: list[Outgoing] = []
+        size, seen, kills = BODY_OVERHEAD, set(), self._kills
+        for row in rows:
+            if self._held(row):
+                continue
+            stream = known.get(row.sprint_id)
+            try:
+                out = Outgoing.of(row, epoch=stream.epoch if stream else "",
+                                  reset=row.sprint_id not in seen and bool(
+                                      stream and stream.reset_pending))
+            except (ValueError, UnicodeEncodeError) as exc:
+                self._kill(row, f"cannot be encoded as JSON: {exc}")
+                continue
+            if BODY_OVERHEAD + len(out.wire) > MAX_BODY_BYTES:
+                self._kill(row, f"too large to send: {len(out.wire):,} bytes encoded, over the "
+                           f"{MAX_BODY_BYTES:,} a request carries")
+                continue
+            if size + len(out.wire) + 1 > MAX_BODY_BYTES:
+                break
+            batch.append(out)
+            seen.add(row.sprint_id)
+            size += len(out.wire) + 1
+        return batch if batch or self._kills > kills else None
+
+    def _kill(self, event: Any, failure: str) -> None:
+        streams.mark_dead(event, failure)
+        self._kills += 1
+        self._dead[event.sprint_id] = min(event.seq, self._dead.get(event.sprint_id, event.seq))
+
+    def _send(self, batch: Sequence[Outgoing]) -> None:
+        batch = [o for o in batch if not self._held(o.event)]
+        if not batch:
+            return
+        try:
+            results = post_batch(batch)
+        except Refused as exc:
+            self._isolate(batch, exc)
+            return
+        self._apply(batch, results)
+
+    def _isolate(self, batch: Sequence[Outgoing], exc: Refused) -> None:
+        """Set aside the event the server refused for good; send the others again."""
+        if exc.event is not None and 0 <= exc.event < len(batch):
+            bad = batch[exc.event].event
+        elif len(batch) == 1 and exc.status == 413:
+            bad = batch[0].event
+        elif exc.status == 413:  # too much at once for this server: halve, in order
+            half = len(batch) // 2
+            self._send(batch[:half])
+            self._send(batch[half:])
+            return
+        else:  # a 400 about the request as a whole: no event is to blame
+            raise DeliveryError(f"the realtime server refused a request: {exc}") from exc
+        self._kill(bad, f"the realtime server answered {exc.status} {exc.error}: "
+                        f"{exc.message}")
+        self._send(batch)  # without the dead event and what follows it in its sprint
+
+    def _apply(self, batch: Sequence[Outgoing], results: list[dict[str, Any]]) -> None:
+        answers = {(r.get("sprint"), r.get("seq")): r for r in results}
+        by_sprint: dict[int, list[tuple[Outgoing, dict[str, Any]]]] = defaultdict(list)
+        for out in batch:
+            answer = answers.get((out.event.sprint_id, out.event.seq), {})
+            by_sprint[out.event.sprint_id].append((out, answer))
+        for sprint_id, pairs in by_sprint.items():
+            if self._apply_sprint(sprint_id, pairs):
+                self._backoff.pop(sprint_id, None)
+            else:
+                self._trouble(sprint_id)
+
+    def _apply_sprint(self, sprint_id: int, pairs: list[tuple[Outgoing, dict[str, Any]]]
+                      ) -> bool:
+        """Mark what the server has; True if it has every event sent."""
+        latests = [a["latest"] for _, a in pairs if _is_int(a.get("latest"))]
+        sent_up_to = pairs[-1][0].event.seq
+        if latests and max(latests) > sent_up_to:
+            ours = streams.last_seq(sprint_id)
+            if max(latests) > ours:  # the server's stream is not this database's
+                streams.restart_epoch(sprint_id, epoch=pairs[0][0].epoch,
+                                      server_latest=max(latests), ours=ours)
+                return False
+        delivered = [o for o, a in pairs if a.get("status") in DELIVERED_STATUSES]
+        streams.mark_delivered([o.event for o in delivered],
+                               reset_done=[(sprint_id, o.epoch) for o in delivered if o.reset])
+        _log_results(sprint_id, pairs)
+        gap = next(((o, a) for o, a in pairs if a.get("status") == "gap"), None)
+        if gap is not None:
+            latest = gap[1].get("latest")
+            streams.refill_gap(sprint_id, latest=latest if _is_int(latest) else None,
+                               seq=gap[0].event.seq)
+        return len(delivered) == len(pairs)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _log_results(sprint_id: int, pairs: list[tuple[Outgoing, dict[str, Any]]]) -> None:
+    by_status: dict[str, list[int]] = defaultdict(list)
+    for out, answer in pairs:
+        by_status[str(answer.get("status", "missing"))].append(out.event.seq)
+    for status, seqs in by_status.items():
+        level = logging.INFO if status in ("accepted", "duplicate") else logging.WARNING
+        log.log(level, "sprint %s: %d events %s (seq %s-%s)", sprint_id, len(seqs), status,
+                seqs[0], seqs[-1])
 
 
 def deliver_pending() -> int:
-    """Send every undelivered event in (sprint, seq) order; return how many remain.
-
-    Events answered `accepted` or `duplicate` are marked delivered. A `gap` (the server
-    misses an earlier seq) stays pending and ends the pass, so the caller retries soon.
-    Raises DeliveryError when the server is unreachable or answers an error.
-    """
-    while True:
-        batch = _encode_batch(
-            OutboxEvent.objects.filter(delivered_at__isnull=True).order_by("sprint_id", "seq")
-            [:BATCH_SIZE])
-        if not batch:
-            return 0
-        events, body = batch
-        results = _post(body, events)
-        delivered = _mark_delivered(events, results)
-        if delivered < len(events):
-            return OutboxEvent.objects.filter(delivered_at__isnull=True).count()
-
-
-def prune_delivered(*, older_than: datetime.timedelta | None = None) -> int:
-    """Delete events delivered more than `older_than` ago (default OUTBOX_RETENTION_DAYS)."""
-    if older_than is None:
-        older_than = datetime.timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-    cutoff = timezone.now() - older_than
-    deleted, _ = OutboxEvent.objects.filter(delivered_at__lt=cutoff).delete()
-    if deleted:
-        log.info("sprints (all): pruned %d delivered events older than %s", deleted, older_than)
-    return deleted
-
-
-def _encode_batch(events: Iterable[OutboxEvent]) -> tuple[list[OutboxEvent], bytes] | None:
-    """The leading events whose JSON body fits MAX_BODY_BYTES (at least one)."""
-    chosen: list[OutboxEvent] = []
-    wire: list[str] = []
-    size = len('{"events":[]}')
-    for event in events:
-        encoded = json.dumps(event.to_wire(), separators=(",", ":"))
-        if chosen and size + len(encoded) + 1 > MAX_BODY_BYTES:
-            break
-        chosen.append(event)
-        wire.append(encoded)
-        size += len(encoded) + 1
-    if not chosen:
-        return None
-    return chosen, ('{"events":[' + ",".join(wire) + "]}").encode()
-
-
-_local = threading.local()
-
-
-def _client() -> httpx.Client:
-    """This thread's HTTP client: kept-alive connections to the realtime server.
-
-    A new client per POST (``httpx.post``) builds an SSL context each time, which cost
-    ~50 ms per delivery (bench/results/REPORT.md, end-to-end workload).
-    """
-    client: httpx.Client | None = getattr(_local, "client", None)
-    if client is None:
-        client = _local.client = httpx.Client()
-    return client
-
-
-def _post(body: bytes, events: list[OutboxEvent]) -> list[dict[str, object]]:
-    url = settings.REALTIME_URL.rstrip("/") + "/events/"
-    headers = sign_body(body, secret=settings.REALTIME_SECRET, timestamp=int(time.time()))
-    try:
-        response = _client().post(url, content=body, headers=headers,
-                                  timeout=settings.REALTIME_TIMEOUT)
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"{url} unreachable for sprints {_sprints(events)}: {exc}") from exc
-    if response.status_code != 200:
-        raise DeliveryError(f"{url} answered {response.status_code} for sprints "
-                            f"{_sprints(events)}: {response.text[:300]}")
-    try:
-        results = response.json()["results"]
-        assert isinstance(results, list)
-    except (ValueError, KeyError, TypeError, AssertionError) as exc:
-        raise DeliveryError(f"{url} answered an unreadable body: {response.text[:300]}") from exc
-    return results
-
-
-def _mark_delivered(events: list[OutboxEvent], results: list[dict[str, object]]) -> int:
-    """Mark `accepted`/`duplicate` results delivered; log per sprint; return how many."""
-    statuses = {(r.get("sprint"), r.get("seq")): r.get("status") for r in results}
-    by_sprint: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    done: list[int] = []
-    for event in events:
-        status = str(statuses.get((event.sprint_id, event.seq), "missing"))
-        by_sprint[event.sprint_id][status].append(event.seq)
-        if status in DELIVERED_STATUSES:
-            done.append(event.pk)
-    if done:
-        OutboxEvent.objects.filter(pk__in=done).update(delivered_at=timezone.now())
-    for sprint_id, seqs_by_status in by_sprint.items():
-        for status, seqs in seqs_by_status.items():
-            level = logging.INFO if status in DELIVERED_STATUSES else logging.WARNING
-            log.log(level, "sprint %s: %d events %s (seq %s-%s)", sprint_id, len(seqs), status,
-                    seqs[0], seqs[-1])
-    return len(done)
-
-
-def _sprints(events: list[OutboxEvent]) -> str:
-    return ",".join(str(s) for s in sorted({e.sprint_id for e in events}))
+    """One pass with no backoff memory (tests, `--once`); the events still pending."""
+    Publisher().run_pass()
+    return streams.backlog().pending

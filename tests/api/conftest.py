@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -11,11 +13,12 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from websockets.sync.client import ClientConnection, connect
 
 from api.board import services
 from api.board.models import Sprint, Task
 from api.realtime.delivery import stop_delivery_thread
-from tests.servers import TEST_SECRET
+from tests.servers import TEST_SECRET, RealtimeServer, make_token
 
 TODAY = timezone.localdate()
 
@@ -102,3 +105,44 @@ def ended_sprint(db) -> Sprint:
 @pytest.fixture
 def task(sprint: Sprint, user: User) -> Task:
     return make_task("Write tests", sprint=sprint, assigned=user)
+
+
+# --- a real realtime server, and websocket clients of it -----------------------------------
+
+
+@pytest.fixture
+def realtime(settings) -> Iterator[RealtimeServer]:
+    """A real ``watercooler.py`` that Django publishes to, of this test's own (sprint ids
+    repeat from one test's database to the next)."""
+    with RealtimeServer() as server:
+        settings.REALTIME_URL = server.http_url
+        yield server
+
+
+Watch = Callable[[Sprint], ClientConnection]
+
+
+@pytest.fixture
+def watch(realtime: RealtimeServer) -> Iterator[Watch]:
+    """``watch(sprint)``: a websocket client of the sprint on ``realtime``, welcome read."""
+    with contextlib.ExitStack() as opened:
+
+        def make(sprint: Sprint) -> ClientConnection:
+            ws = opened.enter_context(connect(
+                realtime.ws_url(sprint.pk, make_token(sprint=sprint.pk)), close_timeout=1))
+            assert json.loads(ws.recv(timeout=5))["type"] == "welcome"
+            return ws
+
+        yield make
+
+
+def frames(ws: ClientConnection, n: int) -> list[tuple[str, int]]:
+    """The next ``n`` frames as (type, seq — or a resync's latest)."""
+    got = [json.loads(ws.recv(timeout=10)) for _ in range(n)]
+    return [(f["type"], f.get("seq", f.get("latest"))) for f in got]
+
+
+def quiet(ws: ClientConnection) -> None:
+    """Assert that no frame comes for a moment."""
+    with pytest.raises(TimeoutError):
+        ws.recv(timeout=0.3)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 from django.db import IntegrityError, transaction
+from rest_framework.exceptions import ValidationError
 from rest_framework.test import APIClient
 
 from api.board import services
 from api.board.models import Sprint, Task
 from api.realtime.models import OutboxEvent
-from api.realtime.outbox import latest_seq
+from api.realtime.outbox import MAX_EVENT_BYTES, encode_event, latest_seq, record_event
 from tests.api.conftest import days, make_sprint, make_task
 
 pytestmark = pytest.mark.django_db
@@ -149,3 +150,45 @@ def test_seqs_are_gap_free_per_sprint(sprint: Sprint, other_sprint: Sprint) -> N
         seqs = [seq for seq, *_ in _stream(s.pk)]
         assert seqs == list(range(1, len(seqs) + 1))
         assert latest_seq(s.pk) == len(seqs)
+
+
+# --- events that could never be delivered are refused where they are recorded -------------
+
+
+def test_a_change_whose_event_is_too_large_is_refused_and_nothing_is_saved(
+        sprint: Sprint) -> None:
+    """On main it was recorded, then refused by the realtime server (413) forever."""
+    before = (OutboxEvent.objects.count(), latest_seq(sprint.pk), Task.objects.count())
+    with pytest.raises(ValidationError) as info:
+        make_task(name="Huge", sprint=sprint, description="x" * (MAX_EVENT_BYTES + 1))
+    assert list(info.value.detail) == ["description"]
+    assert "too large to publish" in str(info.value.detail["description"][0])
+    assert (OutboxEvent.objects.count(), latest_seq(sprint.pk), Task.objects.count()) == before
+
+
+def test_the_api_answers_400_naming_the_field(client: APIClient, task: Task) -> None:
+    before = OutboxEvent.objects.count()
+    response = client.patch(f"/api/tasks/{task.pk}/", {"description": "é" * 140_000},
+                            format="json")  # 280 KB of UTF-8
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error"] == "invalid" and list(body["fields"]) == ["description"]
+    assert body["message"].startswith("description: ")
+    task.refresh_from_db()
+    assert task.description == "" and OutboxEvent.objects.count() == before
+
+
+def test_an_event_too_large_through_no_one_field_is_refused_as_a_whole(
+        sprint: Sprint) -> None:
+    fields = {f"field{n}": "y" * 20_000 for n in range(14)}  # 280 KB, 20 KB each
+    with pytest.raises(ValidationError) as info:
+        record_event(sprint_id=sprint.pk, action="updated", model="sprint",
+                     object_id=sprint.pk, serialize=lambda: fields)
+    assert list(info.value.detail) == ["non_field_errors"]
+
+
+def test_an_event_at_the_limit_is_recorded(sprint: Sprint) -> None:
+    event = record_event(sprint_id=sprint.pk, action="updated", model="sprint",
+                         object_id=sprint.pk, serialize=lambda: {"d": "z" * 200_000})
+    assert len(encode_event(event.to_wire())) <= MAX_EVENT_BYTES
+    assert OutboxEvent.objects.filter(pk=event.pk).exists()

@@ -14,10 +14,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from api.board import services
-from api.board.models import Sprint
+from api.board.models import Sprint, Task
 from api.realtime.delivery import retry_delay, stop_delivery_thread
-from api.realtime.models import OutboxEvent
-from api.realtime.publisher import DeliveryError, deliver_pending, prune_delivered, sign_body
+from api.realtime.models import OutboxEvent, SprintSequence
+from api.realtime.publisher import DeliveryError, deliver_pending
+from api.realtime.streams import prune
+from api.realtime.transport import Outgoing, post_batch, sign_body
 from tests.api.conftest import days, make_sprint, make_task
 from tests.api.realtime_stub import RealtimeStub
 from tests.servers import TEST_SECRET, free_port, sign
@@ -66,27 +68,71 @@ def test_events_arrive_in_order_signed(stub: RealtimeStub, sprint: Sprint,
     assert stub.requests == requests  # nothing left to send
 
 
+def _epoch(sprint: Sprint) -> str:
+    return SprintSequence.objects.get(sprint_id=sprint.pk).epoch
+
+
 @pytest.mark.django_db
 def test_duplicates_count_as_delivered(stub: RealtimeStub, sprint: Sprint) -> None:
     make_task(name="T", sprint=sprint)
-    stub.last_seq[sprint.pk] = 2  # the server already has both events
+    stub.knows(sprint.pk, 2, _epoch(sprint))  # the server already has both events
     assert deliver_pending() == 0
     assert stub.accepted == []
     assert _pending() == 0
 
 
 @pytest.mark.django_db
-def test_gap_stays_pending_until_filled(stub: RealtimeStub, sprint: Sprint) -> None:
+def test_a_gap_is_filled_from_the_outbox(stub: RealtimeStub, sprint: Sprint) -> None:
+    """The server lost seq 2 (say, it restarted and took a replayed seq 1 for its start):
+    on main the gap was retried forever and the sprint's stream froze."""
     make_task(name="T", sprint=sprint)  # seq 2
-    stub.last_seq[sprint.pk] = 1
-    OutboxEvent.objects.filter(seq=1).update(delivered_at=timezone.now())
-    OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())  # "lost" on the way
+    stub.knows(sprint.pk, 1, _epoch(sprint))
+    OutboxEvent.objects.filter(seq__in=(1, 2)).update(delivered_at=timezone.now())
     make_task(name="U", sprint=sprint)  # seq 3: the server sees a gap
-    assert deliver_pending() == 1
-    assert OutboxEvent.objects.get(seq=3).delivered_at is None
-    OutboxEvent.objects.filter(seq=2).update(delivered_at=None)
+    assert deliver_pending() == 2  # 2 sent again with 3, as the gap answer's latest says
     assert deliver_pending() == 0
     assert [e["seq"] for e in stub.accepted] == [2, 3]
+    assert stub.resyncs == []
+
+
+@pytest.mark.django_db
+def test_a_gap_the_outbox_cannot_fill_restarts_the_history(stub: RealtimeStub,
+                                                           sprint: Sprint) -> None:
+    make_task(name="T", sprint=sprint)
+    stub.knows(sprint.pk, 1, _epoch(sprint))
+    OutboxEvent.objects.filter(seq__in=(1, 2)).delete()  # delivered long ago and pruned
+    make_task(name="U", sprint=sprint)  # seq 3
+    assert deliver_pending() == 1
+    assert deliver_pending() == 0
+    assert [e["seq"] for e in stub.accepted] == [3]
+    assert stub.resyncs == [{"type": "resync", "latest": 3}]  # clients refetch
+    assert not SprintSequence.objects.get(sprint_id=sprint.pk).reset_pending
+    make_task(name="V", sprint=sprint)
+    assert deliver_pending() == 0
+    assert [e["seq"] for e in stub.accepted] == [3, 4]
+
+
+@pytest.mark.django_db
+def test_a_database_restored_from_a_backup_starts_a_new_epoch(stub: RealtimeStub,
+                                                              sprint: Sprint) -> None:
+    """Seqs go back after a restore: on main the server answered `duplicate` to the new
+    events, which were marked delivered and never shown to anyone."""
+    for name in "abcd":
+        make_task(name=name, sprint=sprint)  # seq 2-5
+    assert deliver_pending() == 0
+    before = _epoch(sprint)
+    # The backup was taken at seq 2: what came after is gone from the database.
+    OutboxEvent.objects.filter(sprint_id=sprint.pk, seq__gt=2).delete()
+    SprintSequence.objects.filter(sprint_id=sprint.pk).update(last_seq=2)
+    Task.objects.filter(name__in="bcd").delete()  # (no events: queryset delete)
+    make_task(name="after the restore", sprint=sprint)  # seq 3 again
+    assert deliver_pending() == 1  # answered duplicate (the server has 5): a new epoch
+    assert _epoch(sprint) != before
+    assert deliver_pending() == 0
+    assert stub.accepted[-1]["seq"] == 3
+    assert stub.accepted[-1]["data"]["name"] == "after the restore"
+    assert stub.resyncs == [{"type": "resync", "latest": 3}]
+    assert stub.history.latest(sprint.pk) == 3
 
 
 @pytest.mark.django_db
@@ -104,6 +150,21 @@ def test_bad_secret_is_refused_and_kept(stub: RealtimeStub, settings, sprint: Sp
         deliver_pending()
     assert stub.bad_signatures == 1
     assert _pending() == 1
+
+
+@pytest.mark.django_db
+def test_the_same_events_sent_twice_in_one_second_are_no_replay(stub: RealtimeStub,
+                                                                sprint: Sprint) -> None:
+    """Two delivery paths (the thread, `deliver_events`) may send the same pending events
+    in the same second: on main both signed the same bytes and the second was refused as
+    a replay (401). Each attempt has a nonce of its own now."""
+    make_task(name="T", sprint=sprint)
+    outgoing = [Outgoing.of(e, epoch=_epoch(sprint), reset=False)
+                for e in OutboxEvent.objects.order_by("seq")]
+    first, second = post_batch(outgoing), post_batch(outgoing)
+    assert [r["status"] for r in first] == ["accepted", "accepted"]
+    assert [r["status"] for r in second] == ["duplicate", "duplicate"]
+    assert [e["seq"] for e in stub.accepted] == [1, 2]
 
 
 @pytest.mark.django_db
@@ -129,13 +190,15 @@ def test_deliver_events_once(stub: RealtimeStub, settings, sprint: Sprint) -> No
 
 @pytest.mark.django_db
 def test_prune_keeps_recent_and_undelivered(sprint: Sprint) -> None:
-    make_task(name="T", sprint=sprint)
-    make_task(name="U", sprint=sprint)
+    for name in "TUV":
+        make_task(name=name, sprint=sprint)
     old = timezone.now() - datetime.timedelta(days=8)
     OutboxEvent.objects.filter(seq=1).update(delivered_at=old)
     OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())
-    assert prune_delivered() == 1
-    assert sorted(OutboxEvent.objects.values_list("seq", flat=True)) == [2, 3]
+    OutboxEvent.objects.filter(seq=3).update(failed_at=old, skipped_at=old)  # skipped
+    OutboxEvent.objects.filter(seq=4).update(failed_at=old)  # dead: kept until settled
+    assert prune() == 2
+    assert sorted(OutboxEvent.objects.values_list("seq", flat=True)) == [2, 4]
 
 
 def test_retry_backoff_is_capped(settings) -> None:

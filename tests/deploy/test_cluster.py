@@ -87,7 +87,7 @@ async def test_nginx_routes_the_board_static_files_and_hides_the_nodes(
         assert (await client.get("/static/admin/css/base.css")).status_code == 200
         assert (await client.get("/admin/login/")).status_code == 200
         assert (await client.get("/api/sprints/")).status_code == 401
-        for hidden in ("/ws/healthz", "/ws/metrics", "/ws/events/"):
+        for hidden in ("/ws/healthz", "/ws/metrics", "/ws/events/", "/metrics"):
             assert (await client.get(hidden)).status_code == 404, hidden
 
 

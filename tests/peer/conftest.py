@@ -12,7 +12,7 @@ from typing import Any, Protocol
 import pytest
 
 from peer.client import Peer
-from tests.servers import RealtimeServer, make_token, sign
+from tests.servers import RealtimeServer, events_body, make_token, sign
 
 
 class PeerFactory(Protocol):
@@ -32,7 +32,7 @@ async def until(cond: Callable[[], bool], timeout: float = 10.0, what: str = "co
 
 def post_events(server: RealtimeServer, events: list[dict[str, Any]]) -> dict[str, Any]:
     """``POST /events/`` signed as Django does (protocol §7)."""
-    body = json.dumps({"events": events}).encode()
+    body = events_body(events)
     req = urllib.request.Request(f"{server.http_url}/events/", data=body, method="POST",
                                  headers=sign(body, secret=server.secret))
     with urllib.request.urlopen(req, timeout=5) as resp:

@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.servers import RealtimeServer, make_token, sign
+from tests.servers import RealtimeServer, events_body, make_token, sign
 
 Frame = dict[str, Any]
 
@@ -110,7 +110,7 @@ def post_events(server: RealtimeServer, events: list[Frame] | None = None, *,
                 ) -> tuple[int, Frame]:
     """``POST /events/`` signed as Django does unless ``headers`` say otherwise."""
     if body is None:
-        body = json.dumps({"events": events or []}).encode()
+        body = events_body(events or [])
     if headers is None:
         headers = sign(body, secret=server.secret)
     req = urllib.request.Request(f"{server.http_url}/events/", data=body, method="POST",

@@ -1,4 +1,4 @@
-"""``signaling.auth``: tickets (JWT) and the ``POST /events/`` signature with its replay cache."""
+"""``signaling.auth``: tickets (JWT) and the ``POST /events/`` signature with its replay memory."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 
 from signaling.auth import (
     AuthError,
+    NonceClaim,
     ReplayCache,
     SignatureError,
     SignatureProblem,
@@ -57,15 +58,15 @@ def _sig(body: bytes, ts: int, secret: str = TEST_SECRET) -> str:
                             ).hexdigest()
 
 
-def _check(body: bytes, ts: str | None, sig: str | None, cache: ReplayCache,
-           now: float = 1000.0) -> None:
-    verify_signature(body, ts, sig, secret=TEST_SECRET, replay=cache, clock=lambda: now)
+def _check(body: bytes, ts: str | None, sig: str | None, now: float = 1000.0) -> int:
+    return verify_signature(body, ts, sig, secret=TEST_SECRET, window=300, clock=lambda: now)
 
 
 def test_signature_problems() -> None:
-    cache = ReplayCache(window=300, clock=lambda: 1000.0)
     body = b'{"events": []}'
-    _check(body, "1000", _sig(body, 1000), cache)
+    assert _check(body, "1000", _sig(body, 1000)) == 1000
+    # Stateless: the same headers pass again (replays are caught by the body's nonce).
+    assert _check(body, "1000", _sig(body, 1000)) == 1000
     cases = [
         (None, _sig(body, 1000), SignatureProblem.MISSING),
         ("1000", None, SignatureProblem.MISSING),
@@ -76,21 +77,30 @@ def test_signature_problems() -> None:
         ("1000", _sig(body, 1000, "other-secret"), SignatureProblem.BAD),
         ("699", _sig(body, 699), SignatureProblem.STALE),
         ("1301", _sig(body, 1301), SignatureProblem.STALE),
-        ("1000", _sig(body, 1000), SignatureProblem.REPLAYED),
     ]
     for ts, sig, problem in cases:
         with pytest.raises(SignatureError) as info:
-            _check(body, ts, sig, cache)
+            _check(body, ts, sig)
         assert info.value.problem is problem, (ts, sig)
 
 
 def test_replay_cache_is_bounded_and_forgets_expired() -> None:
     now = [1000.0]
-    cache = ReplayCache(window=10, max_size=3, clock=lambda: now[0])
+    cache = ReplayCache(max_size=3, clock=lambda: now[0])
     for n in range(5):
-        assert not cache.seen(f"s{n}", 1000)
+        assert cache.claim(f"n{n}", 1000, ttl=10) is NonceClaim.FRESH
     assert len(cache) == 3
-    assert cache.seen("s4", 1000)
+    assert cache.claim("n4", 1000, ttl=10) is NonceClaim.REPLAYED
     now[0] = 1011
-    assert not cache.seen("new", 1011)
+    assert cache.claim("new", 1011, ttl=10) is NonceClaim.FRESH
     assert len(cache) == 1
+
+
+def test_replay_cache_refuses_what_was_signed_before_it_began() -> None:
+    now = [1000.7]
+    cache = ReplayCache(clock=lambda: now[0])
+    assert cache.claim("signed-before-start", 999, ttl=10) is NonceClaim.BEFORE_MEMORY
+    assert cache.claim("signed-in-the-start-second", 1000, ttl=10) is NonceClaim.FRESH
+    assert cache.claim("signed-in-the-start-second", 1000, ttl=10) is NonceClaim.REPLAYED
+    cache.release("signed-in-the-start-second")  # its request failed: it may come again
+    assert cache.claim("signed-in-the-start-second", 1000, ttl=10) is NonceClaim.FRESH

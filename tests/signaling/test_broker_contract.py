@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
-from signaling.auth import User
-from signaling.broker import Broker, BrokerError, Envelope, MemoryBroker, PeerInfo, create_broker
+from signaling.auth import NonceClaim, User
+from signaling.broker import (
+    Broker,
+    BrokerError,
+    Envelope,
+    MemoryBroker,
+    PeerInfo,
+    create_broker,
+    reset_envelope,
+)
 from signaling.history import EventStatus, History
 from signaling.metrics import Metrics
 from signaling.redis_broker import RedisBroker, redact
-from tests.redis_util import REDIS_URL
+from tests.redis_util import REDIS_URL, delete_prefix, require_redis
 
 pytestmark = pytest.mark.redis
 
@@ -125,6 +134,39 @@ async def test_record_event_accepts_the_next_seq_only(node: Node) -> None:
     assert await broker.latest(4) is None
 
 
+async def test_record_event_restarts_the_history_on_reset_or_another_epoch(node: Node) -> None:
+    broker = node.broker
+    for seq in (1, 2):
+        assert await broker.record_event(3, seq, event(3, seq), epoch="a") is EventStatus.ACCEPTED
+    assert await broker.record_event(3, 3, event(3, 3), epoch="a",
+                                     reset=True) is EventStatus.ACCEPTED  # the next: no reset
+    assert await broker.record_event(3, 9, event(3, 9), epoch="a") is EventStatus.GAP
+    assert await broker.record_event(3, 9, event(3, 9), epoch="a",
+                                     reset=True) is EventStatus.RESET
+    assert await broker.events_since(3, 3) is None  # the older history is gone
+    assert await broker.events_since(3, 8) == [event(3, 9)]
+    assert await broker.record_event(3, 9, event(3, 9), epoch="a",
+                                     reset=True) is EventStatus.DUPLICATE
+    # A restored database numbers from lower down, in a new epoch: a new history.
+    assert await broker.record_event(3, 4, event(3, 4), epoch="b") is EventStatus.RESET
+    assert await broker.latest(3) == 4
+    assert await broker.record_event(3, 5, event(3, 5), epoch="b") is EventStatus.ACCEPTED
+    assert await broker.events_since(3, 3) == [event(3, 4), event(3, 5)]
+    assert await broker.record_event(4, 1, event(4, 1), reset=True) is EventStatus.RESET
+
+
+async def test_nonces_are_claimed_once_and_can_be_given_back(node: Node) -> None:
+    broker = node.broker
+    now = int(time.time())
+    assert await broker.claim_nonce("nonce-0123456789ab", now, 5) is NonceClaim.FRESH
+    assert await broker.claim_nonce("nonce-0123456789ab", now, 5) is NonceClaim.REPLAYED
+    await broker.release_nonce("nonce-0123456789ab")
+    assert await broker.claim_nonce("nonce-0123456789ab", now, 5) is NonceClaim.FRESH
+    # Signed before the broker's replay memory began (its start): maybe seen already.
+    assert await broker.claim_nonce("nonce-fedcba987654", now - 60,
+                                    5) is NonceClaim.BEFORE_MEMORY
+
+
 async def test_events_since_replays_what_the_history_covers(node: Node) -> None:
     broker = node.broker  # history of 5 events
     assert await broker.events_since(5, 0) is None  # nothing known: resync
@@ -230,3 +272,41 @@ async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFact
         assert sorted(f["peer"] for f in frames) == ["pb1", "pb2"]
         assert {f["type"] for f in frames} == {"peer_left"}
     assert [p.peer for p in await c.broker.peers(4)] == ["pa"]
+
+
+async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFactory) -> None:
+    """Also at a lower seq (a new epoch): the nodes' dedupe by seq must let it through."""
+    a, b = await nodes(), await nodes()
+    for n in (a, b):
+        await n.broker.subscribe(5)
+    for seq in (1, 2, 3):
+        assert await a.broker.record_event(5, seq, event(5, seq), epoch="a") is EventStatus.ACCEPTED
+        await a.broker.publish(Envelope(5, event(5, seq), "event"))
+    await until(lambda: len(b.delivered) == 3)
+    assert await a.broker.record_event(5, 2, event(5, 2), epoch="b") is EventStatus.RESET
+    await a.broker.publish(reset_envelope(5, 2))
+    await a.broker.publish(Envelope(5, event(5, 2), "event"))
+    await until(lambda: len(b.delivered) == 5)
+    await asyncio.sleep(0.2)
+    for n in (a, b):
+        assert [(f["type"], f.get("seq", f.get("latest"))) for f in n.frames()] == [
+            ("event", 1), ("event", 2), ("event", 3), ("resync", 2), ("event", 2)]
+
+
+async def test_nonces_are_shared_by_every_node_and_outlive_them(nodes: NodeFactory,
+                                                                prefix: str) -> None:
+    a, b = await nodes(), await nodes()
+    now = int(time.time())
+    assert await a.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.FRESH
+    assert await b.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.REPLAYED
+    await a.broker.close()
+    c = await nodes()  # a node started later (a restart) remembers it too
+    assert await c.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.REPLAYED
+    # Redis lost its keys (restarted empty, flushed): what was signed before is refused.
+    client = require_redis()
+    delete_prefix(client, prefix)
+    client.close()
+    assert await c.broker.claim_nonce("shared-nonce-0123", now - 1,
+                                      5) is NonceClaim.BEFORE_MEMORY
+    assert await c.broker.claim_nonce("fresh-nonce-01234", int(time.time()) + 1,
+                                      5) is NonceClaim.FRESH

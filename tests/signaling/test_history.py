@@ -76,3 +76,34 @@ def test_sprint_limit_forgets_the_least_recently_used() -> None:
     assert len(h) == 2
     assert h.latest(2) is None
     assert h.latest(1) == 2
+
+
+def test_an_event_marked_reset_restarts_the_history_unless_it_is_the_next() -> None:
+    h = History()
+    for seq in (1, 2):
+        h.append(1, seq, _frame(seq), epoch="a")
+    assert h.append(1, 3, _frame(3), epoch="a", reset=True) is EventStatus.ACCEPTED
+    assert h.since(1, 0) == [_frame(s) for s in (1, 2, 3)]  # nothing was dropped
+    assert h.append(1, 7, _frame(7), epoch="a") is EventStatus.GAP
+    assert h.append(1, 7, _frame(7), epoch="a", reset=True) is EventStatus.RESET
+    assert h.latest(1) == 7
+    assert h.since(1, 3) is None  # older history dropped: clients resync
+    assert h.since(1, 6) == [_frame(7)]
+    assert h.append(1, 7, _frame(7), epoch="a", reset=True) is EventStatus.DUPLICATE  # retry
+    assert h.append(1, 8, _frame(8), epoch="a") is EventStatus.ACCEPTED
+
+
+def test_another_epoch_restarts_the_history_even_at_a_lower_seq() -> None:
+    """A database restored from a backup numbers again from a lower seq: with a new epoch
+    its events are a new stream, not duplicates of the old one."""
+    h = History()
+    for seq in range(1, 11):
+        h.append(1, seq, _frame(seq), epoch="before")
+    assert h.append(1, 6, _frame(6), epoch="before") is EventStatus.DUPLICATE
+    assert h.append(1, 6, _frame(6), epoch="after") is EventStatus.RESET
+    assert h.latest(1) == 6
+    assert h.append(1, 7, _frame(7), epoch="after") is EventStatus.ACCEPTED
+    assert h.since(1, 5) == [_frame(6), _frame(7)]
+    # The unknown sprint: the first event starts it (reset if asked, to resync clients).
+    assert h.classify(2, 5, epoch="x") is EventStatus.ACCEPTED
+    assert h.classify(2, 5, epoch="x", reset=True) is EventStatus.RESET

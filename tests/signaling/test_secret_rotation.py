@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import RealtimeServer, make_token, sign
+from tests.servers import RealtimeServer, events_body, make_token, sign
 from tests.signaling.conftest import Connect, event, post_events
 
 NEW = "rotation-test-new-secret-not-for-production"
@@ -38,13 +37,13 @@ async def test_a_ticket_signed_with_another_secret_is_refused(connect: Connect,
 @pytest.mark.parametrize(("secret", "status"), [(NEW, 200), (OLD, 200), (OTHER, 401)])
 def test_events_signed_with_the_previous_secret_are_accepted(
         server: RealtimeServer, sprints: Iterator[int], secret: str, status: int) -> None:
-    body = json.dumps({"events": [event(next(sprints), 1)]}).encode()
+    body = events_body([event(next(sprints), 1)])
     code, answer = post_events(server, body=body, headers=sign(body, secret=secret))
     assert code == status, answer
 
 
 def test_without_a_previous_secret_the_old_one_is_refused(sprints: Iterator[int]) -> None:
     with RealtimeServer(secret=NEW) as plain:
-        body = json.dumps({"events": [event(next(sprints), 1)]}).encode()
+        body = events_body([event(next(sprints), 1)])
         code, answer = post_events(plain, body=body, headers=sign(body, secret=OLD))
         assert (code, answer["error"]) == (401, "bad_signature")

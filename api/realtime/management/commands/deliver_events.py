@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from api.realtime import streams
 from api.realtime.delivery import DeliveryWorker
 
 
@@ -16,7 +17,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--once", action="store_true",
-                            help="Drain the outbox once and exit (status 1 if events remain).")
+                            help="Drain the outbox once and exit (status 1 if events remain "
+                                 "pending or dead).")
         parser.add_argument("--poll", type=float, default=1.0,
                             help="Seconds between idle checks for new events (default 1).")
 
@@ -27,8 +29,11 @@ class Command(BaseCommand):
             with contextlib.suppress(KeyboardInterrupt):
                 worker.run()
             return
-        remaining = worker.run_pass()
-        if remaining:
-            self.stderr.write(f"{remaining if remaining > 0 else 'some'} events still pending")
+        result = worker.run_pass()
+        backlog = streams.backlog()
+        if result is None or backlog.pending or backlog.dead:
+            failed = " (delivery failed: see the log)" if result is None else ""
+            self.stderr.write(f"{backlog.pending} events still pending, {backlog.dead} dead"
+                              f"{failed}; `manage.py outbox` shows them by sprint")
             raise SystemExit(1)
         self.stdout.write("Outbox drained.")
