@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import tornado.web
 from tornado.log import access_log
 
+from signaling.admission import ConnectionSlots
 from signaling.auth import ReplayCache
 from signaling.broker import Broker, Envelope, PeerInfo, create_broker
 from signaling.config import Config
@@ -26,6 +27,7 @@ from signaling.history import History
 from signaling.keepalive import Keepalive
 from signaling.metrics import Metrics
 from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
+from signaling.ratelimit import LogBudget
 from signaling.sprint import SprintHandler
 
 __all__ = ["Connection", "ScrumApplication"]
@@ -79,6 +81,10 @@ class ChannelPairs:
                 del self._pairs[pair]
 
 
+#: Error-frame log lines per second for the whole node (clients cause them at will).
+ERROR_LOG_RATE = 10.0
+ERROR_LOG_BURST = 50.0
+
 _QUIET_PATHS = frozenset({"/healthz", "/metrics"})
 
 
@@ -119,6 +125,9 @@ class ScrumApplication(tornado.web.Application):
         self.subscribers: dict[int, dict[str, Connection]] = {}
         self.peers: dict[str, Connection] = {}
         self.channels = ChannelPairs()
+        self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
+                                     per_user=config.max_connections_per_user)
+        self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
         self.replay_cache = ReplayCache(window=config.replay_window,
                                         max_size=config.replay_cache_size)
         self.closing = False
@@ -185,6 +194,13 @@ class ScrumApplication(tornado.web.Application):
             await self.broker.unsubscribe(sprint)
 
     def report_channels(self, conn: Connection, peers: tuple[str, ...]) -> None:
+        """``conn`` has data channels with ``peers`` (other peers of its sprint, checked).
+
+        Ignored once ``conn`` has left: a report whose check awaited the broker can finish
+        after the leave that forgot the connection's pairs, and must not bring them back.
+        """
+        if self.peers.get(conn.peer_id) is not conn:
+            return
         self.channels.report(conn.peer_id, peers)
         self.metrics.datachannel_pairs.set(len(self.channels))
 
