@@ -31,9 +31,10 @@ LOG_FORMATS = ("text", "json")
 
 #: ``POST /events/`` may be 1 MiB (answered 413 above); anything far larger is cut off.
 MAX_BODY_SIZE = 4 * 1024 * 1024
-#: Descriptors a node holds besides its connections: the listener, the event loop, logs,
-#: Redis connections, headroom for /metrics and /events/ requests (docs/operations.md).
-FDS_RESERVED = 64
+#: Descriptors a node holds besides its websockets, about: the listener, the event loop,
+#: standard streams, Redis connections, and /metrics and /events/ requests in flight
+#: (docs/operations.md, sizing).
+FDS_RESERVED = 32
 
 
 def make_parser() -> OptionParser:
