@@ -34,7 +34,7 @@ MAX_BODY_SIZE = 4 * 1024 * 1024
 #: Descriptors a node holds besides its websockets, about: the listener, the event loop,
 #: standard streams, Redis connections, and /metrics and /events/ requests in flight
 #: (docs/operations.md, sizing).
-FDS_RESERVED = 32
+FDS_RESERVED = 64
 
 
 def make_parser() -> OptionParser:
