@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import os
 import resource
 import socket
 import time
@@ -151,11 +150,3 @@ class BackoffHTTPServer(tornado.httpserver.HTTPServer):
             self._sockets[sock.fileno()] = sock
             self._handlers[sock.fileno()] = acceptor.stop
 
-
-def open_files() -> int | None:
-    """Descriptors this process has open now (None where /proc is not there, or at the
-    limit: counting them takes one)."""
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return None

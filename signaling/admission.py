@@ -99,14 +99,6 @@ class ConnectionSlots:
         if user is not None:
             _decrement(self._users, user)
 
-    def held(self, address: str | None = None, user: str | None = None) -> int:
-        """Connections counted for ``address`` (or ``user``); all of them with neither."""
-        if address is not None:
-            return self._addresses.get(address_key(address), 0)
-        if user is not None:
-            return self._users.get(user, 0)
-        return sum(self._addresses.values())
-
 
 def _decrement(counts: dict[str, int], key: str) -> None:
     left = counts.get(key, 0) - 1
