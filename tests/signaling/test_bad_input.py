@@ -201,3 +201,21 @@ async def test_a_since_beyond_64_bits_is_refused(connect: Connect, sprint: int) 
     await client.send('{"type": "resume", "since": ' + "9" * 4000 + "}")
     assert await client.recv() == {"type": "error", "code": "bad_field", "field": "since",
                                    "message": "since: must be an integer >= 0"}
+
+
+async def test_error_frames_are_all_sent_but_only_a_sample_is_logged(
+        connect: Connect, sprint: int, server: RealtimeServer) -> None:
+    """A client earning hundreds of errors a second must not fill the node's log."""
+    def logged() -> int:
+        return server.log_path.read_text(errors="replace").count(": error bad_json:")
+
+    client = await connect(sprint)
+    before = logged()
+    for _ in range(300):
+        await client.send("not json")
+    for _ in range(300):
+        assert (await client.recv())["code"] == "bad_json"
+    await client.send({"type": "resume", "since": 0})
+    assert (await client.recv())["type"] == "resync"
+    assert logged() - before <= 100
+    assert server.metric('watercooler_errors_total{code="bad_json"}') >= 300
