@@ -123,14 +123,18 @@ def two_nodes() -> Iterator[tuple[RealtimeServer, RealtimeServer]]:
     client.close()
 
 
-async def test_channels_with_a_peer_on_another_node_count(
+async def test_channels_with_a_peer_on_another_node_count_until_it_leaves(
         connect: Connect, sprint: int, two_nodes: tuple[RealtimeServer, RealtimeServer]
 ) -> None:
     one, two = two_nodes
     ana = await connect(sprint, server=one)
     ben = await connect(sprint, server=two)
+    cid = await connect(sprint, server=two)
     await ana.recv_type("peer_joined")
-    await ana.send({"type": "channels", "peers": [ben.peer, *_invented(5)]})
+    await ana.send({"type": "channels", "peers": [ben.peer, cid.peer, *_invented(5)]})
+    assert await _pairs(one, 2) == 2
+    await ben.close()  # leaves on node two: node one hears it as peer_left
+    assert (await ana.recv_type("peer_left"))["peer"] == ben.peer
     assert await _pairs(one, 1) == 1
     await ana.close()
     assert await _pairs(one, 0) == 0
