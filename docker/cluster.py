@@ -42,6 +42,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEV_REALTIME_SECRET = "dev-realtime-secret-change-me"
 DEMO_LOGINS = "demo / demo (and ana / ana in a second window)"
 PLACEHOLDER = re.compile(r"\$\{(WATERCOOLER_[A-Z_]+)\}")
+#: nginx's websockets per client address (compose: WS_CONNECTIONS_PER_ADDRESS).
+WS_PER_ADDRESS = 200
 
 
 class ClusterError(Exception):
@@ -79,6 +81,7 @@ def write_nginx_config(run_dir: Path, *, listen: str, events_listen: str, django
         "WATERCOOLER_EVENTS_LISTEN": events_listen,
         "WATERCOOLER_DJANGO": django,
         "WATERCOOLER_REALTIME_SERVERS": upstream_servers(nodes),
+        "WATERCOOLER_WS_PER_ADDRESS": str(WS_PER_ADDRESS),
     }))
     main = run_dir / "nginx.conf"
     main.write_text(render_template(MAIN_TEMPLATE.read_text(), {
@@ -273,8 +276,10 @@ def services(plan: Plan, nginx: str, conf: Path, workers: int) -> list[Service]:
         Service("delivery", [py, "manage.py", "deliver_events", "--poll", "1"],
                 stop_signal=signal.SIGINT),
     ]
+    # nginx appends the client's address to X-Forwarded-For: the nodes' per-address
+    # connection limit counts clients, not nginx.
     out += [Service(f"realtime{i}", [py, "watercooler.py", f"--port={port}",
-                                     f"--broker={plan.broker}"])
+                                     f"--broker={plan.broker}", "--num-proxies=1"])
             for i, port in enumerate(plan.node_ports, 1)]
     out.append(Service("nginx", nginx_command(nginx, conf)))
     return out

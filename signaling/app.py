@@ -8,6 +8,7 @@ connections, each frame encoded once for all of them.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections import Counter
 from collections.abc import Coroutine
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 import tornado.web
 from tornado.log import access_log
 
+from signaling.admission import ConnectionSlots
 from signaling.broker import Broker, Envelope, PeerInfo, create_broker
 from signaling.config import Config
 from signaling.events import EventsHandler
@@ -25,6 +27,7 @@ from signaling.history import History
 from signaling.keepalive import Keepalive
 from signaling.metrics import Metrics
 from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
+from signaling.ratelimit import LogBudget
 from signaling.sprint import SprintHandler
 
 __all__ = ["Connection", "ScrumApplication"]
@@ -50,35 +53,72 @@ class Connection(Protocol):
 
 
 class ChannelPairs:
-    """Which peers report an open data channel with which (``channels`` frames; metrics)."""
+    """Which peers report an open data channel with which (``channels`` frames; metrics).
+
+    A pair counts while either of its peers claims it, and goes when one of them leaves.
+    Each peer's pairs are indexed, so a leave costs its own pairs, not a scan of them all.
+    """
 
     def __init__(self) -> None:
         self._claims: dict[str, frozenset[str]] = {}
         self._pairs: Counter[frozenset[str]] = Counter()
+        self._of: dict[str, set[frozenset[str]]] = {}
 
     def __len__(self) -> int:
         return len(self._pairs)
 
     def report(self, peer: str, others: tuple[str, ...]) -> None:
-        self.forget(peer, keep_pairs=True)
+        self._unclaim(peer)
         claimed = frozenset(o for o in others if o != peer)
-        self._claims[peer] = claimed
+        if claimed:
+            self._claims[peer] = claimed
         for other in claimed:
-            self._pairs[frozenset((peer, other))] += 1
+            pair = frozenset((peer, other))
+            if not self._pairs[pair]:
+                self._of.setdefault(peer, set()).add(pair)
+                self._of.setdefault(other, set()).add(pair)
+            self._pairs[pair] += 1
 
-    def forget(self, peer: str, *, keep_pairs: bool = False) -> None:
-        """Drop ``peer``'s claims; unless ``keep_pairs``, every pair it is in goes too."""
+    def forget(self, peer: str) -> None:
+        """``peer`` left: its claims, and every pair it is in, go."""
+        self._unclaim(peer)
+        for pair in self._of.pop(peer, set()):
+            del self._pairs[pair]
+            (other,) = pair - {peer}
+            self._drop_index(other, pair)
+            claims = self._claims.get(other)
+            if claims is not None and peer in claims:
+                rest = claims - {peer}
+                if rest:
+                    self._claims[other] = rest
+                else:
+                    del self._claims[other]
+
+    def _unclaim(self, peer: str) -> None:
         for other in self._claims.pop(peer, frozenset()):
             pair = frozenset((peer, other))
-            self._pairs[pair] -= 1
-            if self._pairs[pair] <= 0:
-                del self._pairs[pair]
-        if not keep_pairs:
-            for pair in [p for p in self._pairs if peer in p]:
-                del self._pairs[pair]
+            left = self._pairs.get(pair, 0) - 1
+            if left > 0:
+                self._pairs[pair] = left
+                continue
+            self._pairs.pop(pair, None)
+            self._drop_index(peer, pair)
+            self._drop_index(other, pair)
 
+    def _drop_index(self, peer: str, pair: frozenset[str]) -> None:
+        pairs = self._of.get(peer)
+        if pairs is not None:
+            pairs.discard(pair)
+            if not pairs:
+                del self._of[peer]
+
+
+#: Error-frame log lines per second for the whole node (clients cause them at will).
+ERROR_LOG_RATE = 10.0
+ERROR_LOG_BURST = 50.0
 
 _QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+_PEER_LEFT = b'{"type":"peer_left",'
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
@@ -119,6 +159,9 @@ class ScrumApplication(tornado.web.Application):
         self.subscribers: dict[int, dict[str, Connection]] = {}
         self.peers: dict[str, Connection] = {}
         self.channels = ChannelPairs()
+        self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
+                                     per_user=config.max_connections_per_user)
+        self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
         #: One timer pings every connection (Tornado's own pinger is a task per socket).
@@ -183,6 +226,13 @@ class ScrumApplication(tornado.web.Application):
             await self.broker.unsubscribe(sprint)
 
     def report_channels(self, conn: Connection, peers: tuple[str, ...]) -> None:
+        """``conn`` has data channels with ``peers`` (other peers of its sprint, checked).
+
+        Ignored once ``conn`` has left: a report whose check awaited the broker can finish
+        after the leave that forgot the connection's pairs, and must not bring them back.
+        """
+        if self.peers.get(conn.peer_id) is not conn:
+            return
         self.channels.report(conn.peer_id, peers)
         self.metrics.datachannel_pairs.set(len(self.channels))
 
@@ -197,6 +247,8 @@ class ScrumApplication(tornado.web.Application):
         The frame is encoded once (by the publisher) and framed once here; every
         recipient's socket gets the same bytes.
         """
+        if envelope.kind == "presence" and envelope.frame.startswith(_PEER_LEFT):
+            self._forget_channels(envelope.frame)
         if envelope.to is not None:
             found = (self.peers.get(p) for p in envelope.to if p != envelope.exclude)
             targets = [c for c in found if c is not None and c.sprint == envelope.sprint]
@@ -216,6 +268,16 @@ class ScrumApplication(tornado.web.Application):
             self.metrics.frames_out.inc(sent)  # once per broadcast, not per frame
             if envelope.kind == "relay":
                 self.metrics.relay_deliveries.inc(sent)
+
+    def _forget_channels(self, peer_left: bytes) -> None:
+        """A peer left (on any node): this node's peers' channels with it are gone too.
+
+        Its own node forgets them on leave; the others learn of it only from this frame.
+        """
+        peer = json.loads(peer_left).get("peer")
+        if isinstance(peer, str):
+            self.channels.forget(peer)
+            self.metrics.datachannel_pairs.set(len(self.channels))
 
     # lifecycle ----------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

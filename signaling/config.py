@@ -61,6 +61,16 @@ class Config:
     ping_interval: float = 20.0
     #: Unsent bytes to one client before it is closed with 4009.
     max_buffer: int = 1024 * 1024
+    #: Open websockets per client address (IPv6: per /64) and per user on this node; one
+    #: more is closed with 4029. 0: no limit.
+    max_connections_per_address: int = 200
+    max_connections_per_user: int = 50
+    #: Reverse proxies in front of the node that append to X-Forwarded-For (nginx: 1); the
+    #: client address is read from that header only when this is above 0.
+    num_proxies: int = 0
+    #: Seconds an HTTP connection may take to send its request's headers (and, separately,
+    #: its body); also how long an idle keep-alive connection is kept.
+    http_timeout: float = 10.0
     #: Seconds to wait for sockets to close on shutdown.
     shutdown_grace: float = 2.0
     #: ``text`` (one line per record) or ``json`` (one JSON object per line, with

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
@@ -67,6 +67,12 @@ class Metrics:
                                      "Peers of dead nodes removed by this node", registry=r)
         self.broker_resyncs = Counter("watercooler_broker_resyncs",
                                       "resync frames sent after events were missed", registry=r)
+        # the process: process_open_fds against process_max_fds says how close the node is
+        # to refusing connections; accept_paused counts the times it got there.
+        ProcessCollector(registry=r)
+        self.accept_paused = Counter("watercooler_accept_paused",
+                                     "Times accepting connections paused (out of file "
+                                     "descriptors or kernel memory)", registry=r)
 
     def forget_sprint(self, sprint: int) -> None:
         """Drop the per-sprint series of a sprint that has no local connection left."""

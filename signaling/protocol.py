@@ -45,13 +45,24 @@ MAX_MESSAGE_BYTES = 64 * 1024
 #: Task statuses as the REST API spells them; drag ghosts name their target column with one.
 STATUSES = ("not_started", "in_progress", "testing", "done")
 DRAG_PHASES = ("start", "move", "end")
-#: A relay or signal may name at most this many recipients.
+#: A relay may name at most this many recipients, a ``channels`` report this many peers
+#: (duplicates are dropped first: each peer counts once).
 MAX_RECIPIENTS = 64
-_PEER_ID_MAX = 64
+#: Peer ids are the server's: ``secrets.token_urlsafe`` output, 16 characters today. A
+#: client names one only to address it, so anything else cannot be a peer and is refused
+#: where it is read (it could otherwise reach Redis or a log line as it is).
+_PEER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: How deep a relay's or signal's ``data`` may nest (drag state and SDP nest one or two).
 MAX_DATA_DEPTH = 32
-#: A ``\uD800``-``\uDFFF`` escape: half of a surrogate pair, maybe without its other half.
+#: Sequence numbers and the like fit a signed 64-bit integer (Django's BigAutoField).
+MAX_INT = 2**63 - 1
+#: Half of a surrogate pair as a JSON escape (maybe without its other half), and as a
+#: character (only in a ``str`` built in Python: text read off a socket is valid UTF-8).
+#: Two patterns: one alternation of both costs a relay 25 times as much as the escape's.
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_CHAR = re.compile(r"[\ud800-\udfff]")
+#: Unknown field names are echoed in ``error`` frames: at most this many characters.
+_ECHO_MAX = 40
 
 
 class Close(IntEnum):
@@ -65,6 +76,7 @@ class Close(IntEnum):
     FLOOD = 4008  # far over the frame-rate limit
     SLOW_CONSUMER = 4009  # client did not read its frames; its outbound buffer overflowed
     PING_TIMEOUT = 4010  # no pong to the server's last websocket ping within the interval
+    TOO_MANY_CONNECTIONS = 4029  # this address or user already holds its connections here
 
 
 class ErrorCode(StrEnum):
@@ -108,9 +120,19 @@ def _bad(name: str, why: str) -> ProtocolError:
 
 
 def _peer_id(value: Any, name: str) -> str:
-    if not isinstance(value, str) or not value or len(value) > _PEER_ID_MAX:
-        raise _bad(name, "must be a peer id (non-empty string)")
+    if not isinstance(value, str) or _PEER_ID.fullmatch(value) is None:
+        raise _bad(name, "must be a peer id (1-64 of A-Z a-z 0-9 _ -)")
     return value
+
+
+def _peer_ids(value: Any, name: str, *, empty: bool) -> tuple[str, ...]:
+    """A list of at most ``MAX_RECIPIENTS`` peer ids, as a tuple naming each peer once, in
+    first-seen order: ``["p", "p"]`` is one peer, so one frame, never two."""
+    if (not isinstance(value, list) or len(value) > MAX_RECIPIENTS
+            or (not empty and not value)):
+        raise _bad(name, f"must be a {'' if empty else 'non-empty '}list of at most "
+                         f"{MAX_RECIPIENTS} peer ids")
+    return tuple(dict.fromkeys(_peer_id(p, name) for p in value))
 
 
 def _object(value: Any, name: str) -> dict[str, Any]:
@@ -121,7 +143,8 @@ def _object(value: Any, name: str) -> dict[str, Any]:
 
 def _int(value: Any, name: str, minimum: int = 0) -> int:
     # bool is an int subclass in Python; JSON true is not a number.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+    if (isinstance(value, bool) or not isinstance(value, int) or value < minimum
+            or value > MAX_INT):
         raise _bad(name, f"must be an integer >= {minimum}")
     return value
 
@@ -137,7 +160,14 @@ def _fraction(value: Any, name: str) -> float:
 def _only(obj: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        raise _bad(unknown[0], "unknown field")
+        raise _bad(_echo(unknown[0]), "unknown field")
+
+
+def _echo(text: str) -> str:
+    """Client text fit to send back: shortened, and a lone surrogate spelled ``\\ud800``
+    (UTF-8 cannot carry it, so the error frame itself could not be sent)."""
+    short = text[:_ECHO_MAX]
+    return short.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 # --- client -> server messages -------------------------------------------------------------
@@ -158,9 +188,7 @@ class Relay:
         to = obj.get("to")
         if to is None:
             return cls(data=data)
-        if not isinstance(to, list) or not to or len(to) > MAX_RECIPIENTS:
-            raise _bad("to", f"must be a non-empty list of at most {MAX_RECIPIENTS} peer ids")
-        return cls(data=data, to=tuple(_peer_id(p, "to") for p in to))
+        return cls(data=data, to=_peer_ids(to, "to", empty=False))
 
     def to_wire(self) -> dict[str, Any]:
         frame: dict[str, Any] = {"type": self.type}
@@ -213,10 +241,7 @@ class Channels:
     @classmethod
     def from_wire(cls, obj: dict[str, Any]) -> Channels:
         _only(obj, {"type", "peers"})
-        peers = obj.get("peers")
-        if not isinstance(peers, list) or len(peers) > 1024:
-            raise _bad("peers", "must be a list of peer ids")
-        return cls(peers=tuple(_peer_id(p, "peers") for p in peers))
+        return cls(peers=_peer_ids(obj.get("peers"), "peers", empty=True))
 
     def to_wire(self) -> dict[str, Any]:
         return {"type": self.type, "peers": list(self.peers)}
@@ -241,12 +266,24 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth(value: Any) -> int:
-    if isinstance(value, dict):
-        return 1 + max(map(_depth, value.values()), default=0)
-    if isinstance(value, list):
-        return 1 + max(map(_depth, value), default=0)
-    return 0
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether containers nest in ``value`` more than ``limit`` deep (``{}`` is 1 deep).
+
+    Iterative, one level at a time, and it stops at the first level past ``limit``: the
+    parser accepts nesting close to the interpreter's recursion limit, so a recursive walk
+    here would not survive what it is meant to refuse.
+    """
+    level: list[Any] = [value]
+    depth = 0
+    while True:
+        containers = [node for node in level if isinstance(node, dict | list)]
+        if not containers:
+            return False
+        depth += 1
+        if depth > limit:
+            return True
+        level = [child for node in containers
+                 for child in (node.values() if isinstance(node, dict) else node)]
 
 
 def _check_forwardable(text: str, data: dict[str, Any]) -> None:
@@ -257,9 +294,11 @@ def _check_forwardable(text: str, data: dict[str, Any]) -> None:
     carry. Both are cheap to rule out first from the raw text (few brackets, no such
     escape), so the common frame pays for two string scans only.
     """
-    if text.count("{") + text.count("[") > MAX_DATA_DEPTH and _depth(data) > MAX_DATA_DEPTH:
+    if (text.count("{") + text.count("[") > MAX_DATA_DEPTH
+            and _deeper_than(data, MAX_DATA_DEPTH)):
         raise _bad("data", f"nested deeper than {MAX_DATA_DEPTH}")
-    if _SURROGATE_ESCAPE.search(text) is not None:
+    if _SURROGATE_ESCAPE.search(text) is not None or (
+            not text.isascii() and _SURROGATE_CHAR.search(text) is not None):
         try:
             encode(data).encode()
         except UnicodeEncodeError:
@@ -276,8 +315,10 @@ def decode(text: str | bytes) -> ClientMessage:
         raise ProtocolError(ErrorCode.BINARY_UNSUPPORTED, "binary frames are not accepted")
     try:
         obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError):
+    except ValueError:
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+    except RecursionError:  # the parser's own bound, near the interpreter's recursion limit
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame nests too deep to parse") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("type"), str):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "frame must be a JSON object with a 'type'")
     kind = CLIENT_MESSAGES.get(obj["type"])

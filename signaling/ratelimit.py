@@ -1,4 +1,4 @@
-"""Per-connection rate limits: a token bucket, and latest-wins coalescing of drag moves."""
+"""Rate limits: a token bucket, latest-wins coalescing of drag moves, and a log line budget."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-__all__ = ["MoveCoalescer", "TokenBucket"]
+__all__ = ["LogBudget", "MoveCoalescer", "TokenBucket"]
 
 T = TypeVar("T")
 
@@ -105,3 +105,24 @@ class MoveCoalescer(Generic[T]):
         if self._pending and self._timer is None:
             delay = self.bucket.wait_time()
             self._timer = asyncio.get_running_loop().call_later(delay, self.flush)
+
+
+class LogBudget:
+    """At most ``rate`` log lines a second (``burst`` at once) of one kind that clients can
+    cause at will; the lines left out are counted and reported with the next one written.
+    """
+
+    __slots__ = ("_bucket", "_suppressed")
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self._bucket = TokenBucket(rate, burst, clock)
+        self._suppressed = 0
+
+    def admit(self) -> int | None:
+        """None: leave this line out. Else write it, with the number left out before it."""
+        if not self._bucket.take():
+            self._suppressed += 1
+            return None
+        suppressed, self._suppressed = self._suppressed, 0
+        return suppressed

@@ -14,10 +14,10 @@ import signal
 import sys
 from collections.abc import Sequence
 
-import tornado.httpserver
 from pythonjsonlogger.json import JsonFormatter
 from tornado.options import OptionParser
 
+from signaling.accept import BackoffHTTPServer, raise_open_files_limit
 from signaling.app import ScrumApplication
 from signaling.broker import BrokerError
 from signaling.config import DEFAULT_ORIGINS, DEV_SECRET, Config
@@ -31,6 +31,10 @@ LOG_FORMATS = ("text", "json")
 
 #: ``POST /events/`` may be 1 MiB (answered 413 above); anything far larger is cut off.
 MAX_BODY_SIZE = 4 * 1024 * 1024
+#: Descriptors a node holds besides its websockets, about: the listener, the event loop,
+#: standard streams, Redis connections, and /metrics and /events/ requests in flight
+#: (docs/operations.md, sizing).
+FDS_RESERVED = 64
 
 
 def make_parser() -> OptionParser:
@@ -74,6 +78,17 @@ def make_parser() -> OptionParser:
              help="seconds between websocket pings (0: none)")
     p.define("max_buffer", default=d.max_buffer, type=int,
              help="unsent bytes to one client before closing it with 4009")
+    p.define("max_connections_per_address", default=d.max_connections_per_address, type=int,
+             help="open websockets per client address (IPv6: per /64); more close with "
+                  "4029 (0: no limit)")
+    p.define("max_connections_per_user", default=d.max_connections_per_user, type=int,
+             help="open websockets per user; more close with 4029 (0: no limit)")
+    p.define("num_proxies", default=None, type=int,
+             help="reverse proxies in front that append to X-Forwarded-For; the client "
+                  f"address is read from it only if above 0 (env REALTIME_NUM_PROXIES; "
+                  f"default {d.num_proxies})")
+    p.define("http_timeout", default=d.http_timeout, type=float,
+             help="seconds an HTTP request may take to send its headers, or its body")
     p.define("log_format", default=None, type=str,
              help=f"{' or '.join(LOG_FORMATS)}: one JSON object per line for a log "
                   f"collector (env LOG_FORMAT; default {d.log_format})")
@@ -127,6 +142,9 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
     if turn_ttl <= 0:
         raise ValueError("--turn-ttl must be positive")
     log_format = (o.log_format or env.get("LOG_FORMAT") or Config().log_format).lower()
+    num_proxies = (o.num_proxies if o.num_proxies is not None
+                   else int(env.get("REALTIME_NUM_PROXIES") or Config().num_proxies))
+    _check_limits(o, num_proxies)
     if log_format not in LOG_FORMATS:
         raise ValueError(f"--log-format must be {' or '.join(LOG_FORMATS)}, not "
                          f"{log_format!r}")
@@ -140,7 +158,19 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
         history_age=o.history_age, relay_rate=o.relay_rate,
         signal_rate=o.relay_rate, max_message_size=o.max_message_size,
         replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer,
-        log_format=log_format)
+        log_format=log_format, max_connections_per_address=o.max_connections_per_address,
+        max_connections_per_user=o.max_connections_per_user, num_proxies=num_proxies,
+        http_timeout=o.http_timeout)
+
+
+def _check_limits(o: OptionParser, num_proxies: int) -> None:
+    for name in ("max_connections_per_address", "max_connections_per_user"):
+        if getattr(o, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
+    if num_proxies < 0:
+        raise ValueError("--num-proxies must be 0 or more")
+    if o.http_timeout <= 0:
+        raise ValueError("--http-timeout must be positive")
 
 
 def _setup_logging(debug: bool, log_format: str = "text") -> None:
@@ -158,9 +188,17 @@ def _setup_logging(debug: bool, log_format: str = "text") -> None:
 
 async def serve(config: Config) -> None:
     """Listen until SIGINT/SIGTERM, then close every socket with 1001 and return."""
+    soft, hard = raise_open_files_limit()
+    log.info("open files limit %d (hard %d): room for about %d connections", soft, hard,
+             max(0, soft - FDS_RESERVED))
     app = ScrumApplication(config)
     await app.broker.start()
-    server = tornado.httpserver.HTTPServer(app, max_body_size=MAX_BODY_SIZE, xheaders=False)
+    # xheaders stays off: the client address is read from the proxies' headers only as far
+    # as --num-proxies says (signaling.admission). The timeouts cut clients that open a
+    # connection and never finish their request (Tornado's default waits an hour).
+    server = BackoffHTTPServer(app, max_body_size=MAX_BODY_SIZE, xheaders=False,
+                               idle_connection_timeout=config.http_timeout,
+                               body_timeout=config.http_timeout, metrics=app.metrics)
     server.listen(config.port, config.address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -17,6 +17,7 @@ import tornado.websocket
 from tornado.httputil import HTTPHeaders
 from tornado.iostream import StreamClosedError
 
+from signaling.admission import Refusal, client_address
 from signaling.auth import ANONYMOUS, AuthError, User, verify_ticket
 from signaling.broker import Envelope, PeerInfo
 from signaling.framing import PING_FRAME, framed_stream, text_frame, write_framed
@@ -144,6 +145,8 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
                      int(exc.code), exc.reason, extra=self._ctx)
             self.close(exc.code, exc.reason)
             return
+        if not self._admit():
+            return
         log.info("sprint %s peer %s: connected as %s (%s)", self.sprint, self.peer_id,
                  self.user.username, self.request.remote_ip, extra=self._ctx)
         self._shed_handshake()
@@ -151,6 +154,33 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             self.scrum.keepalive.add(self)
         self._joined = asyncio.ensure_future(self._join())
         await self._joined
+
+    def _admit(self) -> bool:
+        """Take this connection's slots (per address, per user), or close it with 4029.
+
+        The client's address replaces the socket's on the request (as Tornado's
+        ``xheaders`` would, but trusting only ``--num-proxies`` proxies), so the log and
+        the release in ``_ended`` read the same one.
+        """
+        request = self.request
+        request.remote_ip = client_address(
+            str(request.remote_ip), request.headers.get("X-Forwarded-For"),
+            request.headers.get("X-Real-Ip"), self.scrum.config.num_proxies)
+        refused = self.scrum.slots.acquire(request.remote_ip, self._user_key)
+        if refused is None:
+            return True
+        whose = "address" if refused is Refusal.ADDRESS else "user"
+        log.info("sprint %s peer %s: refused, too many connections for %s %s", self.sprint,
+                 self.peer_id, whose, request.remote_ip if refused is Refusal.ADDRESS
+                 else self.user.username, extra=self._ctx)
+        self.scrum.metrics.dropped.labels(str(refused)).inc()
+        self.close(Close.TOO_MANY_CONNECTIONS, f"too many connections for this {whose}")
+        return False
+
+    @property
+    def _user_key(self) -> str | None:
+        """Whom the per-user limit counts this connection against (anonymous: nobody)."""
+        return None if self.user.id is None else str(self.user.id)
 
     def _shed_handshake(self) -> None:
         """Drop what only the handshake needed; a connection lives for hours.
@@ -234,8 +264,8 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
         match msg:
             case Relay(to=None):
                 self._relay(msg)
-            case Channels():
-                self.scrum.report_channels(self, msg.peers)
+            case Channels(peers=()):
+                self.scrum.report_channels(self, ())
             case _:
                 return self._dispatch(msg)
         return None
@@ -249,6 +279,8 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
                 await self._on_signal(msg)
             case Resume():
                 await self._on_resume(msg)
+            case Channels():
+                await self._on_channels(msg)
 
     def _relay(self, msg: Relay) -> None:
         """Forward a relay whose recipients are known to be here: rate limit, coalesce.
@@ -313,6 +345,16 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
                 f"sprint {self.sprint}", field="to"))
         return not missing
 
+    async def _on_channels(self, msg: Channels) -> None:
+        """Record the data channels this client reports, with peers of its sprint only.
+
+        Ids that are not (or no longer) another peer of the sprint are left out, silently:
+        a channel report can cross a ``peer_left``, and nothing is forwarded anyway.
+        """
+        others = [p for p in msg.peers if p != self.peer_id]
+        missing = set(await self.scrum.broker.missing_peers(self.sprint, others))
+        self.scrum.report_channels(self, tuple(p for p in others if p not in missing))
+
     async def _on_resume(self, msg: Resume) -> None:
         broker = self.scrum.broker
         frames = await broker.events_since(self.sprint, msg.since)
@@ -335,9 +377,15 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
             Envelope(self.sprint, text.encode(), "raw", exclude=self.peer_id))
 
     def _error(self, exc: ProtocolError) -> None:
-        self.scrum.metrics.errors.labels(str(exc.code)).inc()
-        log.info("sprint %s peer %s: error %s: %s", self.sprint, self.peer_id, exc.code,
-                 exc.message, extra=self._ctx)
+        scrum = self.scrum
+        scrum.metrics.errors.labels(str(exc.code)).inc()
+        # A client can earn hundreds of these a second; the log gets a sample (the metric
+        # counts them all) and says how many it left out.
+        suppressed = scrum.error_log.admit()
+        if suppressed is not None:
+            log.info("sprint %s peer %s: error %s: %s%s", self.sprint, self.peer_id, exc.code,
+                     exc.message, f" ({suppressed} more error lines suppressed)"
+                     if suppressed else "", extra=self._ctx)
         self.send(encode(exc.to_wire()).encode())
 
     # outbound -----------------------------------------------------------------------------
@@ -451,22 +499,26 @@ class SprintHandler(tornado.websocket.WebSocketHandler):
     def close(self, code: int | None = None, reason: str | None = None) -> None:
         if not self._closing:
             self._closing = True
-            self._stop_timers()
+            self._ended()
             self.scrum.metrics.closes.labels(str(code or Close.NORMAL)).inc()
             log.info("sprint %s peer %s: closing with %s %s", self.sprint, self.peer_id,
                      code, reason or "", extra=self._ctx)
         super().close(code, reason)
 
-    def _stop_timers(self) -> None:
+    def _ended(self) -> None:
+        """Once, when the connection starts closing (either side): stop its timers and give
+        its connection slots back at once, so a reconnect finds them free."""
         if self._moves is not None:
             self._moves.cancel()
         if self.scrum.keepalive is not None:
             self.scrum.keepalive.discard(self)
+        if self._joined is not None:  # admitted: it holds slots
+            self.scrum.slots.release(str(self.request.remote_ip), self._user_key)
 
     def on_close(self) -> None:
         if not self._closing:  # the client closed, or the connection dropped
             self._closing = True
-            self._stop_timers()
+            self._ended()
             code = str(self.close_code) if self.close_code is not None else "1006"
             self.scrum.metrics.closes.labels(code if code in _KNOWN_CLOSES else "other").inc()
         log.info("sprint %s peer %s: closed (client code %s)", self.sprint, self.peer_id,

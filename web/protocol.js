@@ -12,7 +12,8 @@ export const STATUSES = /** @type {const} */ (["not_started", "in_progress", "te
 export const DRAG_PHASES = /** @type {const} */ (["start", "move", "end"]);
 /** A relay may name at most this many recipients. */
 export const MAX_RECIPIENTS = 64;
-const PEER_ID_MAX = 64;
+/** Peer ids are the server's (URL-safe base64); nothing else can name a peer. */
+const PEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** Websocket close codes (4xxx are the protocol's own). */
 export const Close = Object.freeze({
@@ -24,6 +25,7 @@ export const Close = Object.freeze({
   FLOOD: 4008, // far over the frame-rate limit: back off
   SLOW_CONSUMER: 4009, // we did not read fast enough: reconnect and resume
   PING_TIMEOUT: 4010, // no pong to the server's ping in time: reconnect and resume
+  TOO_MANY_CONNECTIONS: 4029, // this address or user holds the node's limit: back off
 });
 
 /** `code` of an `error` frame; the connection stays open after each. */
@@ -82,8 +84,8 @@ const isObject = (v) => typeof v === "object" && v !== null && !Array.isArray(v)
 
 /** @param {unknown} value @param {string} name @returns {string} */
 function peerId(value, name) {
-  if (typeof value !== "string" || !value || value.length > PEER_ID_MAX) {
-    throw bad(name, "must be a peer id (non-empty string)");
+  if (typeof value !== "string" || !PEER_ID.test(value)) {
+    throw bad(name, "must be a peer id (1-64 of A-Z a-z 0-9 _ -)");
   }
   return value;
 }
@@ -143,7 +145,7 @@ export function relayFrame(data, to) {
   if (!Array.isArray(to) || !to.length || to.length > MAX_RECIPIENTS) {
     throw bad("to", `must be a non-empty list of at most ${MAX_RECIPIENTS} peer ids`);
   }
-  return { type: "relay", to: to.map((p) => peerId(p, "to")), data };
+  return { type: "relay", to: [...new Set(to.map((p) => peerId(p, "to")))], data };
 }
 
 /** @param {string} to @param {Record<string, any>} data */
@@ -158,8 +160,10 @@ export function resumeFrame(since) {
 
 /** @param {string[]} peers */
 export function channelsFrame(peers) {
-  if (!Array.isArray(peers) || peers.length > 1024) throw bad("peers", "must be a list of peer ids");
-  return { type: "channels", peers: peers.map((p) => peerId(p, "peers")) };
+  if (!Array.isArray(peers) || peers.length > MAX_RECIPIENTS) {
+    throw bad("peers", `must be a list of at most ${MAX_RECIPIENTS} peer ids`);
+  }
+  return { type: "channels", peers: [...new Set(peers.map((p) => peerId(p, "peers")))] };
 }
 
 // --- server -> client frames ----------------------------------------------------------------

@@ -262,7 +262,10 @@ export class RealtimeSocket extends Emitter {
     if (wasLive && this._liveSince !== null && this._now() - this._liveSince >= stableAfter) {
       this.attempts = 0;
     }
-    if (code === Close.FLOOD) this.attempts = Math.max(this.attempts, 5); // "back off; reconnect later"
+    // "back off; reconnect later": flooding, or this address or user is at its limit
+    if (code === Close.FLOOD || code === Close.TOO_MANY_CONNECTIONS) {
+      this.attempts = Math.max(this.attempts, 5);
+    }
     this._scheduleRetry();
   }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.servers import RealtimeServer
-from tests.signaling.conftest import Connect
+from tests.signaling.conftest import Client, Connect
 
 CASES = [
     ("not json", "bad_json", "frame is not valid JSON", None),
@@ -20,10 +20,10 @@ CASES = [
     ('{"type": "relay", "data": {}, "to": []}', "bad_field",
      "to: must be a non-empty list of at most 64 peer ids", "to"),
     ('{"type": "relay", "data": {}, "to": [5]}', "bad_field",
-     "to: must be a peer id (non-empty string)", "to"),
+     "to: must be a peer id (1-64 of A-Z a-z 0-9 _ -)", "to"),
     ('{"type": "relay", "data": {}, "extra": 1}', "bad_field", "extra: unknown field", "extra"),
     ('{"type": "signal", "data": {}}', "bad_field",
-     "to: must be a peer id (non-empty string)", "to"),
+     "to: must be a peer id (1-64 of A-Z a-z 0-9 _ -)", "to"),
     ('{"type": "signal", "to": "x", "data": "sdp"}', "bad_field", "data: must be an object",
      "data"),
     ('{"type": "resume"}', "bad_field", "since: must be an integer >= 0", "since"),
@@ -32,10 +32,11 @@ CASES = [
      "since"),
     ('{"type": "resume", "since": 1.5}', "bad_field", "since: must be an integer >= 0",
      "since"),
-    ('{"type": "channels", "peers": "x"}', "bad_field", "peers: must be a list of peer ids",
+    ('{"type": "channels", "peers": "x"}', "bad_field",
+     "peers: must be a list of at most 64 peer ids",
      "peers"),
     ('{"type": "channels", "peers": [""]}', "bad_field",
-     "peers: must be a peer id (non-empty string)", "peers"),
+     "peers: must be a peer id (1-64 of A-Z a-z 0-9 _ -)", "peers"),
     ('{"type": "relay", "data": {"x": 1e999}}', "bad_json", "frame is not valid JSON", None),
     ('{"type": "relay", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}", "bad_field",
      "data: nested deeper than 32", "data"),
@@ -109,16 +110,25 @@ async def test_data_that_cannot_be_encoded_again_is_refused_and_nothing_breaks(
         connect: Connect, sprint: int, server: RealtimeServer, kind: str) -> None:
     ana, ben = await connect(sprint), await connect(sprint)
     await ana.recv_type("peer_joined")
-    bad = f'{{"label": {LONE_SURROGATE}}}'
-    text = {"relay to all": f'{{"type": "relay", "data": {bad}}}',
-            "relay to a peer": f'{{"type": "relay", "to": ["{ben.peer}"], "data": {bad}}}',
-            "signal": f'{{"type": "signal", "to": "{ben.peer}", "data": {bad}}}'}[kind]
-    await ana.send(text)
+    await ana.send(_carrying(kind, f'{{"label": {LONE_SURROGATE}}}', to=ben.peer))
     assert await ana.recv() == UNFORWARDABLE
+    await _nothing_broke(ana, ben, server)
+
+
+def _carrying(kind: str, data: str, *, to: str) -> str:
+    """A frame of ``kind`` whose ``data`` is the JSON text ``data``."""
+    return {"relay to all": f'{{"type": "relay", "data": {data}}}',
+            "relay to a peer": f'{{"type": "relay", "to": ["{to}"], "data": {data}}}',
+            "signal": f'{{"type": "signal", "to": "{to}", "data": {data}}}'}[kind]
+
+
+async def _nothing_broke(ana: Client, ben: Client, server: RealtimeServer) -> None:
+    """ben got nothing of what ana was refused, ana still relays, and no traceback."""
     await ben.silent()
-    await ana.send({"type": "relay", "data": {"ok": 1}})  # still connected, still relaying
+    await ana.send({"type": "relay", "data": {"ok": 1}})
     assert (await ben.recv_type("relay"))["data"] == {"ok": 1}
-    assert "Uncaught exception" not in server.log_path.read_text(errors="replace")
+    log = server.log_path.read_text(errors="replace")
+    assert "Traceback" not in log and "Uncaught exception" not in log
 
 
 async def test_surrogate_pairs_and_deep_but_legal_data_are_forwarded(connect: Connect,
@@ -131,3 +141,81 @@ async def test_surrogate_pairs_and_deep_but_legal_data_are_forwarded(connect: Co
     data = (await ben.recv_type("relay"))["data"]
     assert data["emoji"] == "\U0001f600"
     await ana.silent()
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+TOO_DEEP = {"type": "error", "code": "bad_field", "message": "data: nested deeper than 32",
+            "field": "data"}
+UNPARSABLE = {"type": "error", "code": "bad_json", "message": "frame nests too deep to parse"}
+
+
+@pytest.mark.parametrize("kind", ["relay to all", "relay to a peer", "signal"])
+@pytest.mark.parametrize(("depth", "expected"), [
+    (40, TOO_DEEP), (490, TOO_DEEP), (700, TOO_DEEP), (974, TOO_DEEP),
+    (5_000, UNPARSABLE), (30_000, UNPARSABLE)])
+async def test_deep_data_gets_an_error_never_a_traceback(
+        connect: Connect, sprint: int, server: RealtimeServer, kind: str, depth: int,
+        expected: dict[str, str]) -> None:
+    """Nesting the parser accepts is refused by an iterative check; deeper, by the parser."""
+    ana, ben = await connect(sprint), await connect(sprint)
+    await ana.recv_type("peer_joined")
+    for _ in range(3):
+        await ana.send(_carrying(kind, f'{{"a": {_nested(depth - 1)}}}', to=ben.peer))
+        assert await ana.recv() == expected
+    await _nothing_broke(ana, ben, server)
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    # names echoed in an error frame must be sendable: a lone surrogate is not
+    ('{"type": "resume", "since": 0, "\\ud800x": 1}', "\\ud800x"),
+    ('{"type": "resume", "since": 0, "' + "k" * 5000 + '": 1}', "k" * 40),
+])
+async def test_unknown_field_names_are_echoed_short_and_sendable(
+        connect: Connect, sprint: int, server: RealtimeServer, text: str, field: str) -> None:
+    client = await connect(sprint)
+    await client.send(text)
+    assert await client.recv() == {"type": "error", "code": "bad_field", "field": field,
+                                   "message": f"{field}: unknown field"}
+    await client.send({"type": "resume", "since": 0})
+    assert (await client.recv())["type"] == "resync"
+    assert "Traceback" not in server.log_path.read_text(errors="replace")
+
+
+@pytest.mark.parametrize("peer", ["\\ud800", "a b", "x" * 65, "peer/1", "é"])
+async def test_what_cannot_be_a_peer_id_is_refused_before_it_is_looked_up(
+        connect: Connect, sprint: int, peer: str) -> None:
+    client = await connect(sprint)
+    message = {"type": "error", "code": "bad_field", "field": "to",
+               "message": "to: must be a peer id (1-64 of A-Z a-z 0-9 _ -)"}
+    await client.send(f'{{"type": "signal", "to": "{peer}", "data": {{}}}}')
+    assert await client.recv() == message
+    await client.send(f'{{"type": "relay", "to": ["{peer}"], "data": {{}}}}')
+    assert await client.recv() == message
+
+
+async def test_a_since_beyond_64_bits_is_refused(connect: Connect, sprint: int) -> None:
+    client = await connect(sprint)
+    await client.send('{"type": "resume", "since": ' + "9" * 4000 + "}")
+    assert await client.recv() == {"type": "error", "code": "bad_field", "field": "since",
+                                   "message": "since: must be an integer >= 0"}
+
+
+async def test_error_frames_are_all_sent_but_only_a_sample_is_logged(
+        connect: Connect, sprint: int, server: RealtimeServer) -> None:
+    """A client earning hundreds of errors a second must not fill the node's log."""
+    def logged() -> int:
+        return server.log_path.read_text(errors="replace").count(": error bad_json:")
+
+    client = await connect(sprint)
+    before = logged()
+    for _ in range(300):
+        await client.send("not json")
+    for _ in range(300):
+        assert (await client.recv())["code"] == "bad_json"
+    await client.send({"type": "resume", "since": 0})
+    assert (await client.recv())["type"] == "resync"
+    assert logged() - before <= 100
+    assert server.metric('watercooler_errors_total{code="bad_json"}') >= 300

@@ -1,10 +1,10 @@
-"""``signaling.ratelimit``: the token bucket and the latest-wins move coalescer."""
+"""``signaling.ratelimit``: the token bucket, the latest-wins move coalescer, the log budget."""
 
 from __future__ import annotations
 
 import asyncio
 
-from signaling.ratelimit import MoveCoalescer, TokenBucket
+from signaling.ratelimit import LogBudget, MoveCoalescer, TokenBucket
 
 
 class Clock:
@@ -56,3 +56,15 @@ async def test_coalescer_discard_and_cancel() -> None:
     moves.cancel()
     await asyncio.sleep(0.05)
     assert sent == []
+
+
+def test_log_budget_writes_a_sample_and_says_how_many_it_left_out() -> None:
+    clock = Clock()
+    budget = LogBudget(2, 3, clock=clock)
+    assert [budget.admit() for _ in range(10)] == [0, 0, 0] + [None] * 7
+    clock.now += 0.5  # one line's worth
+    assert budget.admit() == 7
+    assert budget.admit() is None
+    clock.now += 10
+    assert budget.admit() == 1
+    assert budget.admit() == 0

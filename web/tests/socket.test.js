@@ -192,11 +192,14 @@ test("frames are decoded; bad frames reported, connection kept", async () => {
   assert.equal(sock.state, State.LIVE);
 });
 
-test("flood close backs off hard", async () => {
-  const { sock, flush, last, timers } = setup();
-  sock.connect();
-  await flush();
-  last().welcome();
-  last().serverClose(4008);
-  assert.equal(timers[0].ms, 8000);
-});
+// 4029 comes before any welcome: the server refuses the connection as it opens.
+for (const [code, why, welcomed] of [[4008, "flooding", true], [4029, "too many connections", false]]) {
+  test(`${why} close (${code}) backs off hard`, async () => {
+    const { sock, flush, last, timers } = setup();
+    sock.connect();
+    await flush();
+    if (welcomed) last().welcome();
+    last().serverClose(code);
+    assert.equal(timers[0].ms, 8000);
+  });
+}
