@@ -9,7 +9,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signaling.app import ChannelPairs
+from signaling.channel_pairs import ChannelPairs
 
 PEERS = st.sampled_from(["a", "b", "c", "d", "e"])
 OPS = st.lists(st.one_of(st.tuples(st.just("report"), PEERS, st.lists(PEERS, max_size=6)),
