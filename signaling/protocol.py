@@ -51,7 +51,7 @@ MAX_MESSAGE_BYTES = 64 * 1024
 STATUSES = ("not_started", "in_progress", "testing", "done")
 DRAG_PHASES = ("start", "move", "end")
 #: A relay may name at most this many recipients, a ``channels`` report this many peers
-#: (duplicates are dropped first: each peer counts once).
+#: (list entries: a peer named twice counts twice, and still gets one frame).
 MAX_RECIPIENTS = 64
 #: Peer ids are the server's: ``secrets.token_urlsafe`` output, 16 characters today. A
 #: client names one only to address it, so anything else cannot be a peer and is refused
