@@ -63,7 +63,7 @@ class RedisBroker(Broker):
         self.link = RedisLink(url, self.keys, self.node_id, metrics=metrics)
         self.fanout = RedisFanout(self.link, deliver)
         self.presence = RedisPresence(self.link, self.fanout, presence_ttl=presence_ttl)
-        self.events = RedisHistory(self.link, self.fanout, history)
+        self.redis_history = RedisHistory(self.link, self.fanout, history)
         self._tasks: list[asyncio.Task[None]] = []
 
     # lifecycle --------------------------------------------------------------------------------
@@ -97,11 +97,11 @@ class RedisBroker(Broker):
         """Subscribe, register this node and its peers, catch up on missed events."""
         await self.link.listen_to(self.fanout.channels())
         await self.presence.register()
-        await self.events.mark_memory_start()
+        await self.redis_history.mark_memory_start()
         self.link.mark_up()
         log.info("broker %s: connected as node %s (%d sprints)", self.label, self.node_id,
                  len(self.fanout.subscribed))
-        await self.events.catch_up()
+        await self.redis_history.catch_up()
 
     async def close(self) -> None:
         """Flush what is queued, leave the cluster (peers left are reaped now), disconnect."""
@@ -159,16 +159,16 @@ class RedisBroker(Broker):
     # history and replay memory ----------------------------------------------------------------
     async def record_event(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
                            reset: bool = False) -> EventStatus:
-        return await self.events.record_event(sprint, seq, frame, epoch=epoch, reset=reset)
+        return await self.redis_history.record_event(sprint, seq, frame, epoch=epoch, reset=reset)
 
     async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
-        return await self.events.events_since(sprint, since)
+        return await self.redis_history.events_since(sprint, since)
 
     async def latest(self, sprint: int) -> int | None:
-        return await self.events.latest(sprint)
+        return await self.redis_history.latest(sprint)
 
     async def claim_nonce(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
-        return await self.events.claim_nonce(nonce, timestamp, ttl)
+        return await self.redis_history.claim_nonce(nonce, timestamp, ttl)
 
     async def release_nonce(self, nonce: str) -> None:
-        await self.events.release_nonce(nonce)
+        await self.redis_history.release_nonce(nonce)
