@@ -51,7 +51,7 @@ class SprintHandler(OutboundSocket):
     # Slots, as in OutboundSocket: about 1.2 KiB less per connection than the instance dict.
     __slots__ = ("_joined", "_policy", "peer_id", "sprint", "user")
 
-    def initialize(self, node: Node) -> None:  # type: ignore[override]
+    def initialize(self, node: Node) -> None:
         super().initialize(node)
         self.sprint = 0
         self.peer_id = secrets.token_urlsafe(12)
