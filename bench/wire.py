@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import os
 import re
 import struct
@@ -151,9 +150,6 @@ class WsClient(asyncio.Protocol):
     def send(self, payload: bytes, opcode: int = 0x1) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(masked_frame(payload, opcode))
-
-    def send_json(self, obj: Any) -> None:
-        self.send(json.dumps(obj, separators=(",", ":")).encode())
 
     async def close(self, timeout: float = 5.0) -> None:
         if self.transport is None or self.transport.is_closing():
