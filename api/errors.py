@@ -1,7 +1,8 @@
 """One error body for every 4xx of the API: `{"error", "message", "fields"?}`.
 
 * `error`: a machine code (DRF's: `invalid`, `parse_error`, `not_authenticated`,
-  `authentication_failed`, `permission_denied`, `not_found`, `method_not_allowed`, ...).
+  `authentication_failed`, `permission_denied`, `not_found`, `method_not_allowed`, ...;
+  ours: `too_large`, and `api.error_pages`' for errors outside DRF's views).
 * `message`: one human sentence; for validation errors it names the first bad field.
 * `fields`: only for validation errors: `{field: [messages]}` (`non_field_errors` for
   errors about the object as a whole).
@@ -11,11 +12,24 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+class TooLarge(exceptions.APIException):
+    status_code = 413
+    default_code = "too_large"
+    default_detail = "The request body is too large."
+
+
+def too_large_message() -> str:
+    return (f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} "
+            "bytes the API accepts.")
 
 
 def error_body_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -24,6 +38,11 @@ def error_body_exception_handler(exc: Exception, context: dict[str, Any]) -> Res
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # Django's limit, found while DRF parses
+        exc = TooLarge(too_large_message())
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError(f"The form has more fields than the "
+                                    f"{settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} the API accepts.")
     response = exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.APIException):
         return response

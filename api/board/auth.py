@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.settings import api_settings
 
+from api.board.serializers import LoginSerializer
 from api.board.throttling import LoginThrottle
 
 __all__ = ["TokenLoginView"]
@@ -18,3 +20,6 @@ class TokenLoginView(ObtainAuthToken):
     """
 
     throttle_classes = [LoginThrottle]
+    serializer_class = LoginSerializer
+    # DRF's view names its own (stock) parsers; the API's bounded ones instead.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES

@@ -10,8 +10,11 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from api.board.fields import UsernameField
 from api.board.models import Sprint, Task
+from api.limits import DESCRIPTION_MAX_LENGTH, PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
 from api.links import absolute_url
 from api.realtime.outbox import latest_seq
 
@@ -55,6 +58,7 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     class Meta:
         model = Sprint
         fields = ("id", "name", "description", "end", "seq", "links")
+        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
     def get_seq(self, sprint: Sprint) -> int:
         annotated = getattr(sprint, "latest_seq", None)
@@ -72,14 +76,14 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """A task; `assigned` is a username. Enforces the board's date and status rules."""
 
-    assigned = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True)
+    assigned = UsernameField(queryset=User.objects.all(), required=False, allow_null=True)
     links = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
         fields = ("id", "name", "description", "sprint", "status", "order", "assigned",
                   "started", "due", "completed", "links")
+        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
     @extend_schema_field(_links_schema("TaskLinks", "self", "sprint", "assigned",
                                        nullable=("sprint", "assigned")))
@@ -137,3 +141,13 @@ class UserSerializer(serializers.ModelSerializer):
             "self": absolute_url("user-detail", kwargs={"username": user.username}),
             "tasks": absolute_url("task-list", query={"assigned": user.username}),
         }
+
+
+class LoginSerializer(AuthTokenSerializer):
+    """`POST /api/token/`'s body: DRF's, with bounded fields."""
+
+    username = serializers.CharField(label="Username", write_only=True,
+                                     max_length=USERNAME_MAX_LENGTH)
+    password = serializers.CharField(label="Password", style={"input_type": "password"},
+                                     trim_whitespace=False, write_only=True,
+                                     max_length=PASSWORD_MAX_LENGTH)
