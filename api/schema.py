@@ -9,6 +9,7 @@ than view by view, and endpoints added later get them too:
 * 401 `Error`: every operation (a wrong token is refused even where none is needed);
 * 403 `Error`: unsafe methods (CSRF with session auth, permissions);
 * 404 `Error`: operations with a path parameter or a `page` parameter;
+* 409 `Error`: unsafe methods (a concurrent change broke a database constraint);
 * 412 `Conflict`: conditional writes (CONDITIONAL_WRITES: PUT/PATCH/DELETE of a task or
   sprint, a task's move) and any operation that documents an `If-Match` header;
 * 413 `Error`: unsafe methods (a body over the size limit);
@@ -37,7 +38,7 @@ CONDITIONAL_WRITES = (
 )
 
 _CODES = ("`invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, "
-          "`permission_denied`, `not_found`, `conflict`, `too_large`, "
+          "`permission_denied`, `not_found`, `concurrent_change`, `conflict`, `too_large`, "
           "`unsupported_media_type`, `throttled`, ...")
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
@@ -80,6 +81,7 @@ _DESCRIPTIONS = {
     "401": "No credentials, or wrong ones.",
     "403": "Not allowed (or a session request without its CSRF token).",
     "404": "No such object (or page).",
+    "409": "Another request changed the same data at the same time; nothing was saved.",
     "412": "The object changed since the version named in If-Match.",
     "413": "The request body is over the size limit.",
     "415": "The request body's content type is not one the API parses.",
@@ -109,10 +111,10 @@ def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[s
     names = {(p.get("in"), str(p.get("name", "")).lower()) for p in parameters}
     statuses = ["400", "401", "429"]
     if method in _UNSAFE:
-        statuses += ["403", "413"]
+        statuses += ["403", "409", "413"]
     if "requestBody" in operation:
         statuses.append("415")
-    if ("query", "page") in names or any(where == "path" for where, _ in names):
+    if "{" in path or ("query", "page") in names:
         statuses.append("404")
     if ("header", "if-match") in names or any(
             pattern.match(path) and method in methods for pattern, methods in CONDITIONAL_WRITES):

@@ -151,3 +151,6 @@ class LoginSerializer(AuthTokenSerializer):
     password = serializers.CharField(label="Password", style={"input_type": "password"},
                                      trim_whitespace=False, write_only=True,
                                      max_length=PASSWORD_MAX_LENGTH)
+
+    class Meta:
+        ref_name = "AuthToken"  # the schema's name for it, as before
