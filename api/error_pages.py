@@ -42,13 +42,14 @@ def too_large() -> JsonResponse:
     return json_error(413, "too_large", too_large_message())
 
 
-def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+def bad_request(request: HttpRequest, exception: Exception | None = None, *,
+                message: str = "The request could not be understood.") -> HttpResponse:
     """handler400: Django refused the request (SuspiciousOperation and its kind)."""
     if not is_api_request(request):
         return defaults.bad_request(request, exception)
     if isinstance(exception, RequestDataTooBig):
         return too_large()
-    return json_error(400, "bad_request", "The request could not be understood.")
+    return json_error(400, "bad_request", message)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -1,4 +1,9 @@
-"""Refuses, before any view runs, the parts of an API request no view can be trusted with.
+"""Refuses, before any view runs, the parts of a request no view can be trusted with.
+
+On every path: a NUL character in a header (`Authorization: Token a<NUL>b`) or a cookie
+(also written `sessionid="a\\000b"`, which Django's cookie parser unquotes to a NUL) ->
+400 (JSON under /api/, Django's page elsewhere). Token and session lookups would hand it
+to PostgreSQL: a 500, through gunicorn too for the quoted cookie.
 
 Under /api/ only (`api.error_pages.API_PREFIX`), for every endpoint present or future:
 
@@ -23,7 +28,7 @@ from django.conf import settings
 from django.core.exceptions import TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse
 
-from api.error_pages import is_api_request, json_error, too_large
+from api.error_pages import bad_request, is_api_request, json_error, too_large
 from api.errors import validation_error_body
 from api.limits import QUERY_VALUE_MAX_LENGTH
 
@@ -31,17 +36,26 @@ __all__ = ["ApiInputMiddleware", "query_errors"]
 
 
 class ApiInputMiddleware:
-    """The checks above; requests outside /api/ pass untouched."""
+    """The checks above; outside /api/ only headers and cookies are checked."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if _nul_in_headers(request):
+            return bad_request(request, message="A request header or cookie contains a null "
+                                                "character.")
         if is_api_request(request):
             refusal = _refusal(request)
             if refusal is not None:
                 return refusal
         return self.get_response(request)
+
+
+def _nul_in_headers(request: HttpRequest) -> bool:
+    headers = (value for name, value in request.META.items() if name.startswith("HTTP_"))
+    cookies = (text for item in request.COOKIES.items() for text in item)
+    return any("\x00" in text for text in (*headers, *cookies) if isinstance(text, str))
 
 
 def _refusal(request: HttpRequest) -> HttpResponse | None:

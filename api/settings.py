@@ -95,7 +95,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Under /api/: NUL in the path or query, long query values, bodies over the limit.
+    # NUL in headers and cookies; under /api/: NUL in the path or query, long query
+    # values, bodies over the limit (api/middleware.py).
     "api.middleware.ApiInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -1,4 +1,4 @@
-"""Bad URLs and query strings get a 4xx in the API's JSON error shape, never a 500 or HTML.
+"""Bad URLs, query strings and headers get a 4xx in the API's JSON error shape, never a 500 or HTML.
 
 Run on SQLite and again on PostgreSQL (`make test-postgres`), where a NUL character or an
 integer past 64 bits reaching a query is an error of the database driver.
@@ -7,7 +7,7 @@ integer past 64 bits reaching a query is an error of the database driver.
 from __future__ import annotations
 
 import pytest
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from rest_framework.test import APIClient
 
 from api.board.models import Sprint, Task
@@ -126,3 +126,18 @@ def test_the_browsable_api_gets_the_same_refusals(client: APIClient, task: Task)
     long = "w" * (QUERY_VALUE_MAX_LENGTH + 1)
     assert client.get(f"/api/tasks/?format=api&search={long}").status_code == 400
     assert client.get("/api/users/de%00mo/?format=api").status_code == 400
+
+
+@pytest.mark.parametrize("header", [
+    {"HTTP_AUTHORIZATION": "Token a\x00b"},  # Django's own servers pass it on
+    {"HTTP_COOKIE": 'sessionid="abcdefgh\\000ijk"'},  # gunicorn too: the parser unquotes it
+    {"HTTP_X_ANYTHING": "\x00"},
+])
+def test_a_nul_in_a_header_or_cookie_is_400_on_every_path(db, header: dict) -> None:
+    """The token or session lookup handed the NUL to PostgreSQL: a 500 on every page."""
+    client = Client()
+    body = _error(client.get("/api/tasks/", **header), 400)
+    assert body == {"error": "bad_request",
+                    "message": "A request header or cookie contains a null character."}
+    admin = client.get("/admin/", **header)
+    assert admin.status_code == 400 and "text/html" in admin["Content-Type"]
