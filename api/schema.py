@@ -9,6 +9,7 @@ than view by view, and endpoints added later get them too:
 * 401 `Error`: every operation (a wrong token is refused even where none is needed);
 * 403 `Error`: unsafe methods (CSRF with session auth, permissions);
 * 404 `Error`: operations with a path parameter or a `page` parameter;
+* 406 `Error`: every operation (an `Accept` header the API cannot satisfy);
 * 409 `Error`: unsafe methods (a concurrent change broke a database constraint);
 * 412 `Conflict`: conditional writes (CONDITIONAL_WRITES: PUT/PATCH/DELETE of a task or
   sprint, a task's move) and any operation that documents an `If-Match` header;
@@ -38,8 +39,8 @@ CONDITIONAL_WRITES = (
 )
 
 _CODES = ("`invalid`, `parse_error`, `not_authenticated`, `authentication_failed`, "
-          "`permission_denied`, `not_found`, `concurrent_change`, `conflict`, `too_large`, "
-          "`unsupported_media_type`, `throttled`, ...")
+          "`permission_denied`, `not_found`, `not_acceptable`, `concurrent_change`, "
+          "`conflict`, `too_large`, `unsupported_media_type`, `throttled`, `bad_request`, ...")
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -81,6 +82,7 @@ _DESCRIPTIONS = {
     "401": "No credentials, or wrong ones.",
     "403": "Not allowed (or a session request without its CSRF token).",
     "404": "No such object (or page).",
+    "406": "The Accept header asks for a representation the API does not give.",
     "409": "Another request changed the same data at the same time; nothing was saved.",
     "412": "The object changed since the version named in If-Match.",
     "413": "The request body is over the size limit.",
@@ -109,7 +111,7 @@ def add_error_responses(result: dict[str, Any], generator: Any = None, request: 
 def _error_statuses(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     parameters = operation.get("parameters", [])
     names = {(p.get("in"), str(p.get("name", "")).lower()) for p in parameters}
-    statuses = ["400", "401", "429"]
+    statuses = ["400", "401", "406", "429"]
     if method in _UNSAFE:
         statuses += ["403", "409", "413"]
     if "requestBody" in operation:
