@@ -72,8 +72,14 @@ def unstorable_fields(data: Any) -> dict[str, list[str]]:
     for field, value in items:
         problem = _first_unstorable([field, value])
         if problem is not None:
-            errors[str(field).replace("\x00", "\\u0000")] = [problem]
+            errors[_printable(str(field))] = [problem]
     return errors
+
+
+def _printable(name: str) -> str:
+    """`name` with NUL and lone surrogates written as JSON escapes: a key holding one must
+    not make the error that names it unencodable (a 500)."""
+    return _UNSTORABLE.sub(lambda found: f"\\u{ord(found.group()):04x}", name)
 
 
 def _first_unstorable(value: Any) -> str | None:

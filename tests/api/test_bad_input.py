@@ -202,6 +202,8 @@ def test_a_number_out_of_range_is_a_parse_error(client: APIClient) -> None:
     '{"assigned": "\\ud800ana"}',  # a lone surrogate: psycopg cannot encode it
     '{"name": "ok", "description": "\\udfff"}',
     '{"name": "ok", "status": ["\\u0000"]}',
+    '{"\\ud800": 1}',  # in a key: the error naming it could not be encoded (a 500)
+    '{"name": "ok", "x\\u0000": 1}',
 ])
 def test_unstorable_characters_are_refused_naming_the_field(client: APIClient, task: Task,
                                                             body: str) -> None:
