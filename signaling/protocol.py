@@ -4,8 +4,8 @@ This module is the code form of ``docs/protocol.md``. The server (``signaling``)
 Python client (``peer``) both import it; the browser mirrors it in ``web/protocol.js``, and
 both are checked against the same examples (``docs/protocol/examples.json``). No I/O.
 
-Longer than 300 lines on purpose: the whole wire contract in one module, read top to
-bottom in the order of the page it mirrors.
+Over 300 lines because the whole wire contract is one module, read top to bottom in the
+order of the page it mirrors.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
@@ -24,6 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
+from signaling.backoff import backoff_delay
 from signaling.redis_scripts import Keys
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def _check_url(url: str) -> None:
 
 
 def _backoff(attempt: int) -> float:
-    return random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempt, 16)))
+    return backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
 
 class RedisLink:

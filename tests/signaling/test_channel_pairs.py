@@ -1,5 +1,6 @@
-"""``signaling.app.ChannelPairs``: the data-channel pairs gauge counts what peers claim, each
-pair once, and holds nothing of a peer once it has left (any sequence of reports and leaves).
+"""``signaling.channel_pairs.ChannelPairs``: the data-channel pairs gauge counts what peers
+claim, each pair once, and holds nothing of a peer once it has left (any sequence of reports
+and leaves).
 """
 
 from __future__ import annotations
