@@ -1,7 +1,9 @@
-"""The ``Broker`` contract, run against ``MemoryBroker`` and ``RedisBroker`` (real Redis).
+"""The ``Broker`` contract, run against ``MemoryBroker`` and ``RedisBroker`` on one real
+Redis and on a real three-master Redis Cluster.
 
-Then what only a shared broker does: several brokers on one Redis prefix behave as the
-nodes of one cluster (fan-out, direct routing, presence, dead nodes reaped once).
+Then what only a shared broker does: several brokers on one Redis prefix (one Redis, or a
+Redis Cluster) behave as the nodes of one cluster (fan-out, direct routing, presence, dead
+nodes reaped once).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
 from signaling.node import create_broker
 from signaling.redis_broker import RedisBroker, redact
+from tests.redis_cluster import LocalRedisCluster
 from tests.redis_util import REDIS_URL, delete_prefix, require_redis
 
 pytestmark = pytest.mark.redis
@@ -42,17 +45,26 @@ NodeFactory = Callable[..., Awaitable[Node]]
 
 
 @pytest.fixture
-async def nodes(prefix: str) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
-    """``await nodes(kind)``: a started broker of ``kind`` (memory or redis)."""
+async def nodes(prefix: str, request: pytest.FixtureRequest
+                ) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
+    """``await nodes(kind)``: a started broker of ``kind``: memory, redis (the machine's
+    Redis) or cluster (the session's Redis Cluster)."""
     made: list[Broker] = []
+    clusters: list[LocalRedisCluster] = []
 
     async def make(kind: str = "redis", *, history: History | None = None,
                    presence_ttl: float = 15.0) -> Node:
+        url = REDIS_URL
+        if kind == "cluster":
+            if not clusters:
+                clusters.append(request.getfixturevalue("redis_cluster"))
+            url = clusters[0].url
+
         def build(deliver: Callable[[Envelope], None], hist: History) -> Broker:
             if kind == "memory":
                 return MemoryBroker(deliver, hist)
-            return RedisBroker(REDIS_URL, deliver, hist, prefix=prefix,
-                               presence_ttl=presence_ttl, metrics=Metrics())
+            return RedisBroker(url, deliver, hist, prefix=prefix, presence_ttl=presence_ttl,
+                               metrics=Metrics())
         node = Node(build, history)
         await node.broker.start()
         made.append(node.broker)
@@ -61,11 +73,19 @@ async def nodes(prefix: str) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
     yield make
     for broker in made:
         await broker.close()
+    for cluster in clusters:
+        delete_prefix(cluster.client(), prefix)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "cluster"])
 async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> Node:
     return await nodes(request.param)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def shared(request: pytest.FixtureRequest) -> str:
+    """The shared brokers: on one Redis, and on a Redis Cluster."""
+    return str(request.param)
 
 
 def ana(peer: str) -> Member:
@@ -174,7 +194,7 @@ async def test_events_since_replays_what_the_history_covers(node: Node) -> None:
 
 
 async def test_events_past_the_age_limit_are_not_replayed(nodes: NodeFactory) -> None:
-    for kind in ("memory", "redis"):
+    for kind in ("memory", "redis", "cluster"):
         node = await nodes(kind, history=History(max_size=10, max_age=0.3))
         await node.broker.record_event(6, 1, event(6, 1))
         await asyncio.sleep(0.4)
@@ -195,11 +215,26 @@ def test_create_broker_by_url() -> None:
         create_broker("kafka://x", print, history)
     with pytest.raises(BrokerError, match="redis://"):
         create_broker("redis://127.0.0.1:6379/notadb", print, history)
+    cluster = create_broker("rediss+cluster://u:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002", print,
+                            history)
+    assert isinstance(cluster, RedisBroker)
+    assert cluster.label == "rediss+cluster://u:***@10.0.0.1:7000,10.0.0.2,[::1]:7002"
+    target = cluster.link.target
+    assert (target.cluster, target.seeds, target.username, target.password, target.tls) == (
+        True, (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002)), "u", "pw", True)
+    for bad, why in [("redis+cluster://", "host"), ("redis+cluster://h:1/2", "database"),
+                     ("redis+cluster://h:1?x=1", "options"), ("redis+cluster://h:99999", "h:99999"),
+                     ("redis+cluster://h:1,,k:x", "k:x")]:
+        with pytest.raises(BrokerError, match=why):
+            create_broker(bad, print, history)
+    with pytest.raises(BrokerError, match="must not contain"):  # a brace would be the hash tag
+        create_broker("redis://127.0.0.1:6379/0", print, history, prefix="wc{x}:")
 
 
 # several nodes on one Redis -------------------------------------------------------------------
-async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory) -> None:
-    a, b, c = await nodes(), await nodes(), await nodes()
+async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory,
+                                                             shared: str) -> None:
+    a, b, c = await nodes(shared), await nodes(shared), await nodes(shared)
     for n in (a, b):
         await n.broker.subscribe(1)
     envelope = Envelope(1, b'{"type":"relay","from":"p1","data":{}}', "relay", exclude="p1")
@@ -212,8 +247,8 @@ async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory
 
 
 async def test_events_are_recorded_once_cluster_wide_and_reach_every_node(
-        nodes: NodeFactory) -> None:
-    a, b = await nodes(), await nodes()
+        nodes: NodeFactory, shared: str) -> None:
+    a, b = await nodes(shared), await nodes(shared)
     for n in (a, b):
         await n.broker.subscribe(2)
     for seq in (1, 2, 3):
@@ -228,8 +263,9 @@ async def test_events_are_recorded_once_cluster_wide_and_reach_every_node(
     assert await b.broker.events_since(2, 1) == [event(2, 2), event(2, 3)]
 
 
-async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory) -> None:
-    a, b, c = await nodes(), await nodes(), await nodes()
+async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory,
+                                                            shared: str) -> None:
+    a, b, c = await nodes(shared), await nodes(shared), await nodes(shared)
     for n in (a, b, c):
         await n.broker.subscribe(3)
     await a.broker.join(3, ana("pa"))
@@ -246,8 +282,9 @@ async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory)
     assert a.delivered == c.delivered == []
 
 
-async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFactory) -> None:
-    a, b, c = [await nodes(presence_ttl=0.6) for _ in range(3)]
+async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFactory,
+                                                                shared: str) -> None:
+    a, b, c = [await nodes(shared, presence_ttl=0.6) for _ in range(3)]
     for n in (a, b, c):
         await n.broker.subscribe(4)
     await b.broker.join(4, ana("pb1"))
@@ -268,9 +305,10 @@ async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFact
     assert [p.peer for p in await c.broker.peers(4)] == ["pa"]
 
 
-async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFactory) -> None:
+async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFactory,
+                                                                  shared: str) -> None:
     """Also at a lower seq (a new epoch): the nodes' dedupe by seq must let it through."""
-    a, b = await nodes(), await nodes()
+    a, b = await nodes(shared), await nodes(shared)
     for n in (a, b):
         await n.broker.subscribe(5)
     for seq in (1, 2, 3):
@@ -287,17 +325,18 @@ async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFa
             ("event", 1), ("event", 2), ("event", 3), ("resync", 2), ("event", 2)]
 
 
-async def test_nonces_are_shared_by_every_node_and_outlive_them(nodes: NodeFactory,
-                                                                prefix: str) -> None:
-    a, b = await nodes(), await nodes()
+async def test_nonces_are_shared_by_every_node_and_outlive_them(
+        nodes: NodeFactory, prefix: str, shared: str, request: pytest.FixtureRequest) -> None:
+    a, b = await nodes(shared), await nodes(shared)
     now = int(time.time())
     assert await a.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.FRESH
     assert await b.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.REPLAYED
     await a.broker.close()
-    c = await nodes()  # a node started later (a restart) remembers it too
+    c = await nodes(shared)  # a node started later (a restart) remembers it too
     assert await c.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.REPLAYED
     # Redis lost its keys (restarted empty, flushed): what was signed before is refused.
-    client = require_redis()
+    client = (require_redis() if shared == "redis"
+              else request.getfixturevalue("redis_cluster").client())
     delete_prefix(client, prefix)
     client.close()
     assert await c.broker.claim_nonce("shared-nonce-0123", now - 1,
