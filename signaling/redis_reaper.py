@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from signaling.broker import Envelope
@@ -30,7 +31,7 @@ from signaling.redis_connection import RedisLink
 from signaling.redis_fanout import RedisFanout
 from signaling.redis_scripts import CLAIM_REAP, REAP_SPRINT, REAP_STEP
 
-__all__ = ["Reaper", "owner"]
+__all__ = ["Claim", "Reaper", "left_envelope", "owner"]
 
 log = logging.getLogger(__name__)
 
@@ -52,67 +53,89 @@ def left_envelope(sprint: int, peer: str) -> Envelope:
     return Envelope(sprint, encode(peer_left_frame(peer)).encode(), "presence", exclude=peer)
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A dead node claimed by this one: its dead generation and the sprints to sweep."""
+
+    node: str
+    generation: str
+    sprints: tuple[int, ...]
+
+
 class Reaper:
     """Reaps dead nodes (and this one, when it leaves cleanly), in steps of one slot."""
 
     def __init__(self, link: RedisLink, fanout: RedisFanout, *, lease: float) -> None:
         self.link = link
         self.fanout = fanout
+        #: How long a claim holds without progress before another survivor may take over.
         self.lease_ms = int(max(lease, MIN_LEASE) * 1000)
         self._claim = link.redis.register_script(CLAIM_REAP)
-        self._sprint = link.redis.register_script(REAP_SPRINT)
+        self._sweep = link.redis.register_script(REAP_SPRINT)
         self._step = link.redis.register_script(REAP_STEP)
 
     async def reap(self, dead: str) -> int:
         """Reap ``dead`` if it is silent and nobody else is at it; the peers this node
         removed (and announced)."""
-        keys, me = self.link.keys, self.link.node_id
-        claim = await self._claim(keys=[keys.alive(dead), keys.node_sprints(dead),
-                                        keys.generation(dead), keys.reaper(dead)],
-                                  args=[me, self.lease_ms])
+        claim = await self.claim(dead)
         if claim is None:
             return 0
-        gen, sprints = claim[0].decode(), sorted(int(s) for s in claim[1])
         removed = 0
-        for sprint in [*sprints, None]:
-            if sprint is not None:
-                removed += await self._reap_sprint(dead, gen, sprint)
-            status = await self._step(
-                keys=[keys.generation(dead), keys.node_sprints(dead), keys.reaper(dead)],
-                args=[gen, me, self.lease_ms, "" if sprint is None else sprint])
-            if status not in (b"ok", b"done"):
+        for sprint in claim.sprints:
+            removed += await self.sweep(claim, sprint)
+            status = await self.advance(claim, sprint)
+            if status != "ok":
                 log.warning("broker %s: reap of node %s stopped (%s)", self.link.label, dead,
-                            status.decode())
+                            status)
                 break
-            if status == b"done":
-                await self._unregister(dead)
-        if dead != me:
+        else:
+            await self.advance(claim, None)
+        if dead != self.link.node_id:
             log.warning("broker %s: node %s is gone; %d of its peers removed", self.link.label,
                         dead, removed)
             if self.link.metrics is not None:
                 self.link.metrics.broker_reaped.inc(removed)
         return removed
 
-    async def _reap_sprint(self, dead: str, gen: str, sprint: int) -> int:
+    async def claim(self, dead: str) -> Claim | None:
+        """Step 1: the lease on ``dead``, unless it is alive or another survivor has it."""
+        keys = self.link.keys
+        found = await self._claim(keys=[keys.alive(dead), keys.node_sprints(dead),
+                                        keys.generation(dead), keys.reaper(dead)],
+                                  args=[self.link.node_id, self.lease_ms])
+        if found is None:
+            return None
+        return Claim(dead, found[0].decode(), tuple(sorted(int(s) for s in found[1])))
+
+    async def sweep(self, claim: Claim, sprint: int) -> int:
+        """Step 2: remove and announce the claimed node's peers of ``sprint``; how many."""
         keys = self.link.keys
         table = await self.link.redis.hgetall(keys.presence(sprint))
         left = {peer.decode(): left_envelope(sprint, peer.decode())
-                for peer, raw in table.items() if owner(raw) == (dead, gen)}
+                for peer, raw in table.items() if owner(raw) == (claim.node, claim.generation)}
         if not left:
             return 0
-        args: list[Any] = [dead, gen]
+        args: list[Any] = [claim.node, claim.generation]
         for peer, envelope in left.items():
             args += [peer, envelope.pack(self.link.node_id)]
-        removed = await self._sprint(keys=[keys.presence(sprint), keys.sprint_channel(sprint)],
-                                     args=args)
+        removed = await self._sweep(keys=[keys.presence(sprint), keys.sprint_channel(sprint)],
+                                    args=args)
         for peer in removed:  # the other nodes had it from the script; this node's own now
             self.fanout.deliver_local(left[peer.decode()])
         return len(removed)
 
-    async def _unregister(self, dead: str) -> None:
-        """Out of the registry; back in if it came back meanwhile (its heartbeat then adds
-        it again too, but a node must not stay out of it for a beat and die unseen)."""
-        keys = self.link.keys
-        await self.link.redis.srem(keys.nodes, dead)
-        if await self.link.redis.exists(keys.alive(dead)):
-            await self.link.redis.sadd(keys.nodes, dead)
+    async def advance(self, claim: Claim, sprint: int | None) -> str:
+        """Step 3: ``sprint`` crossed off (None: all done, the node forgotten). "ok" or
+        "done"; "revived" or "lost" when this node must stop (see ``REAP_STEP``)."""
+        keys, dead = self.link.keys, claim.node
+        status = (await self._step(
+            keys=[keys.generation(dead), keys.node_sprints(dead), keys.reaper(dead)],
+            args=[claim.generation, self.link.node_id, self.lease_ms,
+                  "" if sprint is None else sprint])).decode()
+        if status == "done":
+            # Out of the registry; back in if it came back meanwhile (its heartbeat adds it
+            # again too, but it must not stay out for a beat and die unseen).
+            await self.link.redis.srem(keys.nodes, dead)
+            if await self.link.redis.exists(keys.alive(dead)):
+                await self.link.redis.sadd(keys.nodes, dead)
+        return status

@@ -70,7 +70,8 @@ class LocalRedisCluster:
         child = ChildProcess(
             f"redis-cluster-{port}",
             [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1",
-             "--cluster-enabled", "yes", "--cluster-config-file", str(self.dir / f"nodes-{port}.conf"),
+             "--cluster-enabled", "yes",
+             "--cluster-config-file", str(self.dir / f"nodes-{port}.conf"),
              "--cluster-port", str(bus), "--cluster-node-timeout", str(self.node_timeout),
              "--save", "", "--appendonly", "no", "--dir", str(self.dir), "--daemonize", "no"],
             log_path=self.log_dir / f"redis-cluster-{port}.log", stop_signal=signal.SIGKILL)

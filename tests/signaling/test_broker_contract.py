@@ -11,85 +11,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from signaling.auth import NonceClaim, User
-from signaling.broker import Broker, BrokerError, Envelope, Member, reset_envelope
+from signaling.broker import BrokerError, Envelope, reset_envelope
 from signaling.history import EventStatus, History
 from signaling.memory_broker import MemoryBroker
-from signaling.metrics import Metrics
 from signaling.node import create_broker
 from signaling.redis_broker import RedisBroker, redact
-from tests.redis_cluster import LocalRedisCluster
-from tests.redis_util import REDIS_URL, delete_prefix, require_redis
+from tests.redis_util import delete_prefix, require_redis
+from tests.signaling.conftest import BrokerNode, NodeFactory, ana, until
 
 pytestmark = pytest.mark.redis
 
 
-class Node:
-    """A broker and what it delivered to this node's (imaginary) connections."""
-
-    def __init__(self, make: Callable[[Callable[[Envelope], None], History], Broker],
-                 history: History | None = None) -> None:
-        self.delivered: list[Envelope] = []
-        self.broker = make(self.delivered.append,
-                           History(max_size=5) if history is None else history)
-
-    def frames(self, kind: str | None = None) -> list[dict[str, object]]:
-        return [json.loads(e.frame) for e in self.delivered if kind in (None, e.kind)]
-
-
-NodeFactory = Callable[..., Awaitable[Node]]
-
-
-@pytest.fixture
-async def nodes(prefix: str, request: pytest.FixtureRequest
-                ) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
-    """``await nodes(kind)``: a started broker of ``kind``: memory, redis (the machine's
-    Redis) or cluster (the session's Redis Cluster)."""
-    made: list[Broker] = []
-    clusters: list[LocalRedisCluster] = []
-
-    async def make(kind: str = "redis", *, history: History | None = None,
-                   presence_ttl: float = 15.0) -> Node:
-        url = REDIS_URL
-        if kind == "cluster":
-            if not clusters:
-                clusters.append(request.getfixturevalue("redis_cluster"))
-            url = clusters[0].url
-
-        def build(deliver: Callable[[Envelope], None], hist: History) -> Broker:
-            if kind == "memory":
-                return MemoryBroker(deliver, hist)
-            return RedisBroker(url, deliver, hist, prefix=prefix, presence_ttl=presence_ttl,
-                               metrics=Metrics())
-        node = Node(build, history)
-        await node.broker.start()
-        made.append(node.broker)
-        return node
-
-    yield make
-    for broker in made:
-        await broker.close()
-    for cluster in clusters:
-        delete_prefix(cluster.client(), prefix)
-
-
 @pytest.fixture(params=["memory", "redis", "cluster"])
-async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> Node:
+async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> BrokerNode:
     return await nodes(request.param)
-
-
-@pytest.fixture(params=["redis", "cluster"])
-def shared(request: pytest.FixtureRequest) -> str:
-    """The shared brokers: on one Redis, and on a Redis Cluster."""
-    return str(request.param)
-
-
-def ana(peer: str) -> Member:
-    return Member(peer, User(id=1, username="ana"))
 
 
 def event(sprint: int, seq: int) -> bytes:
@@ -97,21 +36,15 @@ def event(sprint: int, seq: int) -> bytes:
                        "model": "task", "id": 7, "data": None}).encode()
 
 
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.02)
-
-
 # the contract ---------------------------------------------------------------------------------
-async def test_publish_delivers_on_this_node_at_once(node: Node) -> None:
+async def test_publish_delivers_on_this_node_at_once(node: BrokerNode) -> None:
     await node.broker.subscribe(1)
     envelope = Envelope(1, b'{"type":"relay"}', "relay", exclude="p1")
     await node.broker.publish(envelope)
     assert node.delivered == [envelope]  # before publish returned, whatever the transport
 
 
-async def test_direct_delivers_to_a_local_peer(node: Node) -> None:
+async def test_direct_delivers_to_a_local_peer(node: BrokerNode) -> None:
     await node.broker.subscribe(1)
     await node.broker.join(1, ana("p2"))
     envelope = Envelope(1, b'{"type":"signal"}', "signal", exclude="p1", to=("p2",))
@@ -119,7 +52,7 @@ async def test_direct_delivers_to_a_local_peer(node: Node) -> None:
     assert node.delivered == [envelope]
 
 
-async def test_presence_lists_peers_in_join_order_until_they_leave(node: Node) -> None:
+async def test_presence_lists_peers_in_join_order_until_they_leave(node: BrokerNode) -> None:
     broker = node.broker
     assert await broker.peers(1) == []
     for peer in ("pc", "pa", "pb"):
@@ -136,7 +69,7 @@ async def test_presence_lists_peers_in_join_order_until_they_leave(node: Node) -
     assert await broker.peers(1) == []
 
 
-async def test_record_event_accepts_the_next_seq_only(node: Node) -> None:
+async def test_record_event_accepts_the_next_seq_only(node: BrokerNode) -> None:
     broker = node.broker
     assert await broker.latest(3) is None
     assert await broker.record_event(3, 40, event(3, 40)) is EventStatus.ACCEPTED
@@ -148,7 +81,8 @@ async def test_record_event_accepts_the_next_seq_only(node: Node) -> None:
     assert await broker.latest(4) is None
 
 
-async def test_record_event_restarts_the_history_on_reset_or_another_epoch(node: Node) -> None:
+async def test_record_event_restarts_the_history_on_reset_or_another_epoch(
+        node: BrokerNode) -> None:
     broker = node.broker
     for seq in (1, 2):
         assert await broker.record_event(3, seq, event(3, seq), epoch="a") is EventStatus.ACCEPTED
@@ -169,7 +103,7 @@ async def test_record_event_restarts_the_history_on_reset_or_another_epoch(node:
     assert await broker.record_event(4, 1, event(4, 1), reset=True) is EventStatus.RESET
 
 
-async def test_nonces_are_claimed_once_and_can_be_given_back(node: Node) -> None:
+async def test_nonces_are_claimed_once_and_can_be_given_back(node: BrokerNode) -> None:
     broker = node.broker
     now = int(time.time())
     assert await broker.claim_nonce("nonce-0123456789ab", now, 5) is NonceClaim.FRESH
@@ -181,7 +115,7 @@ async def test_nonces_are_claimed_once_and_can_be_given_back(node: Node) -> None
                                     5) is NonceClaim.BEFORE_MEMORY
 
 
-async def test_events_since_replays_what_the_history_covers(node: Node) -> None:
+async def test_events_since_replays_what_the_history_covers(node: BrokerNode) -> None:
     broker = node.broker  # history of 5 events
     assert await broker.events_since(5, 0) is None  # nothing known: resync
     for seq in range(1, 9):
