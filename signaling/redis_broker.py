@@ -97,11 +97,12 @@ class RedisBroker(Broker):
 
     async def _connect(self) -> None:
         """Subscribe, register this node and its peers, catch up on missed events."""
+        failures = self.link.failures
         await self.link.refresh()
         await self.fanout.listen()
         await self.presence.register()
         await self.redis_history.mark_memory_start()
-        self.link.mark_up()
+        self.link.mark_up(failures)
         log.info("broker %s: connected as node %s (%d sprints)", self.label, self.node_id,
                  len(self.fanout.subscribed))
         await self.redis_history.catch_up()

@@ -58,6 +58,7 @@ class ShardedBus:
         self._shards: dict[str, _Shard] = {}
         self._wanted: set[str] = set()
         self._moves: set[asyncio.Task[None]] = set()
+        self._refresh: asyncio.Task[None] | None = None
 
     async def start(self, channels: list[str]) -> None:
         """Drop every subscription connection and subscribe ``channels`` on fresh ones."""
@@ -125,7 +126,9 @@ class ShardedBus:
         log.info("broker %s: channel %s moved to another shard; subscribing there",
                  self.link.label, channel)
         try:
-            await self.link.refresh()
+            if self._refresh is None or self._refresh.done():  # one for a slot's channels
+                self._refresh = asyncio.create_task(self.link.refresh())
+            await asyncio.shield(self._refresh)
             await self._subscribe(channel)
         except ERRORS as exc:
             self.link.down(exc)
@@ -144,7 +147,7 @@ class ShardedBus:
 
     async def stop(self) -> None:
         """Close every subscription connection (reconnect, shutdown)."""
-        for task in list(self._moves):
+        for task in [*self._moves, *([self._refresh] if self._refresh else [])]:
             task.cancel()
         for name in list(self._shards):
             await self._drop(name)

@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import ConnectionError, RedisClusterException, RedisError
 
 from signaling.backoff import backoff_delay
 from signaling.redis_scripts import Keys
@@ -142,6 +142,9 @@ class RedisLink:
         self.up = False
         self.closing = False
         self.last_error: str | None = "not connected yet"
+        #: How many times Redis failed: a connect step during which it moved has failed too
+        #: (a subscription's reader may fail while the step is still registering).
+        self.failures = 0
         self._lost = asyncio.Event()
         self._buses: dict[str, aioredis.Redis] = {}
         self.redis: Any = self._command_client()
@@ -205,11 +208,15 @@ class RedisLink:
             log.error("broker %s: lost Redis (%s); serving this node's connections only",
                       self.label, self.last_error)
         self.up = False
+        self.failures += 1
         self._lost.set()
         if self.metrics is not None:
             self.metrics.broker_up.set(0)
 
-    def mark_up(self) -> None:
+    def mark_up(self, failures: int) -> None:
+        """Up again, unless Redis failed since ``failures`` was read (the connect began)."""
+        if self.failures != failures:
+            raise ConnectionError(f"Redis failed while connecting ({self.last_error})")
         self.up = True
         self.last_error = None
         self._lost.clear()
