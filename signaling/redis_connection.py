@@ -27,7 +27,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, RedisClusterException, RedisError
+from redis.exceptions import ConnectionError, RedisClusterException, RedisError, ResponseError
 
 from signaling.backoff import backoff_delay
 from signaling.redis_scripts import Keys
@@ -195,10 +195,20 @@ class RedisLink:
 
     async def refresh(self) -> None:
         """Check that Redis answers (every primary of a cluster), learning a cluster's slot
-        map anew: which shard owns each slot may have changed since the last time."""
+        map anew: which shard owns each slot may have changed since the last time. A
+        ``redis://`` URL naming a node of a cluster is refused, saying what to use."""
         if self.cluster:
             await self.redis.nodes_manager.initialize()
+            await self.redis.ping()
+            return
         await self.redis.ping()
+        try:
+            enabled = (await self.redis.info("cluster")).get("cluster_enabled")
+        except ResponseError:  # INFO refused (an ACL, a managed Redis): nothing to learn
+            return
+        if enabled:
+            raise ResponseError("this Redis is a node of a Redis Cluster: use --broker "
+                                "redis+cluster://host:port[,host:port...]")
 
     # up and down ------------------------------------------------------------------------------
     def down(self, exc: BaseException) -> None:

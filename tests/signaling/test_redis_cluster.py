@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from signaling.history import EventStatus
+from signaling.broker import Envelope
+from signaling.history import EventStatus, History
 from signaling.redis_broker import RedisBroker
 from tests.redis_cluster import LocalRedisCluster
 from tests.signaling.conftest import BrokerNode, NodeFactory, ana, until
@@ -103,8 +104,7 @@ async def test_a_sprints_broadcast_stays_on_the_shard_that_owns_it(
         redis_cluster).items() if p != redis_cluster.owner("classic")))
 
 
-def json_envelope(sprint: int, n: int) -> Any:
-    from signaling.broker import Envelope
+def json_envelope(sprint: int, n: int) -> Envelope:
     return Envelope(sprint, json.dumps({"type": "relay", "n": n}).encode(), "relay",
                     exclude="p0")
 
@@ -199,3 +199,17 @@ async def test_a_node_back_during_its_reap_keeps_its_peers(nodes: NodeFactory,
         ("peer_left", "b1"), ("peer_joined", "b1")]
     assert [p.peer for s in (1, 2) for p in await a.broker.peers(s)] == ["b1", "b2"]
     assert await slow.link.redis.sismember(slow.keys.nodes, slow.node_id)
+
+
+async def test_a_url_of_the_wrong_kind_keeps_the_node_degraded_saying_which_to_use(
+        redis_cluster: LocalRedisCluster, prefix: str) -> None:
+    one_node_of_the_cluster = f"redis://127.0.0.1:{redis_cluster.ports[0]}/0"
+    for url, why in [(one_node_of_the_cluster, "use --broker redis+cluster://"),
+                     ("redis+cluster://127.0.0.1:6379", "Cluster mode is not enabled")]:
+        broker = RedisBroker(url, print, History(), prefix=prefix)
+        await broker.start()
+        try:
+            assert not broker.up
+            assert broker.last_error is not None and why in broker.last_error, url
+        finally:
+            await broker.close()
