@@ -113,6 +113,10 @@ class ShardedBus:
         except ERRORS as exc:
             if self._shards.get(name) is shard:
                 self.link.down(exc)
+        except Exception as exc:  # a reader must not die unnoticed
+            if self._shards.get(name) is shard:
+                log.exception("broker %s: shard %s's reader failed", self.link.label, name)
+                self.link.down(exc)
 
     def _unsubscribed(self, shard: _Shard, channel: str) -> None:
         """Redis dropped a channel we still want: its slot moved to another shard."""

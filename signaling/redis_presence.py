@@ -160,7 +160,7 @@ class RedisPresence:
             tables = await pipe.execute()
         announce: list[Envelope] = []
         for sprint, table in zip(sprints, tables, strict=True):
-            local = self.local.get(sprint, {})
+            local = dict(self.local.get(sprint, {}))  # as written (peers may leave meanwhile)
             stale = [p.decode() for p, raw in table.items()
                      if owner(raw)[0] == node and p.decode() not in local]
             if local or stale:
@@ -169,8 +169,14 @@ class RedisPresence:
                     args += [peer, self._entry(member)]
                 added, removed = await self._register(keys=[keys.presence(sprint)],
                                                       args=[*args, *stale])
+                # Peers that left while the script ran (a heartbeat's register runs with
+                # the link up): written back by it, so removed again and not announced.
+                now = self.local.get(sprint, {})
+                if gone := [p for p in local if p not in now]:
+                    await redis.hdel(keys.presence(sprint), *gone)
                 announce += [left_envelope(sprint, p.decode()) for p in removed]
-                announce += [_joined_envelope(sprint, local[p.decode()]) for p in added]
+                announce += [_joined_envelope(sprint, local[p.decode()]) for p in added
+                             if p.decode() in now]
         async with redis.pipeline(transaction=False) as pipe:
             for sprint in sprints:
                 if sprint in self.local:
