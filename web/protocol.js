@@ -65,7 +65,9 @@ export class ProtocolError extends Error {
  * @typedef {{type: "signal", from: string, data: Record<string, any>}} SignalFrame
  * @typedef {"created"|"updated"|"deleted"|"added"|"removed"} EventAction
  * @typedef {{type: "event", sprint: number, seq: number, action: EventAction, model: "task"|"sprint",
- *   id: number, data: Record<string, any> | null}} EventFrame
+ *   id: number, data: Record<string, any> | null, actor?: PeerUser | null, at?: string}} EventFrame
+ *   `actor`: who made the change (null: the system); `at`: when it was committed (events
+ *   read from the REST event log only)
  * @typedef {{type: "resync", latest: number | null}} ResyncFrame
  * @typedef {{type: "error", code: string, message: string, field?: string}} ErrorFrame
  * @typedef {WelcomeFrame|PeerJoinedFrame|PeerLeftFrame|RelayFrame|SignalFrame|EventFrame|ResyncFrame|ErrorFrame} ServerFrame
@@ -217,6 +219,7 @@ const SERVER_CHECKS = {
     if (f.model !== "task" && f.model !== "sprint") throw bad("model", "must be task or sprint");
     int(f.id, "id", 1);
     if (f.data !== null) object(f.data, "data");
+    if (f.actor !== undefined && f.actor !== null) user(f.actor, "actor");
   },
   resync(f) {
     intOrNull(f.latest, "latest");
