@@ -176,8 +176,10 @@ def describe_event(frame: dict[str, Any]) -> str:
         return f"resync latest={frame.get('latest')} (refetching)"
     data = frame.get("data") or {}
     name = f" {data.get('name')!r}" if isinstance(data, dict) and "name" in data else ""
+    actor = frame.get("actor")
+    who = f" by {actor.get('username')}" if isinstance(actor, dict) else ""
     return (f"event {frame.get('seq')} {frame.get('action')} {frame.get('model')} "
-            f"{frame.get('id')}{name}")
+            f"{frame.get('id')}{name}{who}")
 
 
 def describe_presence(item: Presence) -> str:

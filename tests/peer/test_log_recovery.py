@@ -138,3 +138,31 @@ async def test_past_the_logs_retention_the_peer_is_told_and_reloads(
     after = transport.requests[before:]
     assert any(r.startswith(f"GET /api/sprints/{sprint}/events/?") for r in after), after
     assert _reloads(after, sprint), after  # the full reload
+
+
+async def test_a_stream_restarted_lower_makes_the_peer_reload(
+        offline_peer: tuple[Peer, CountingTransport, asyncio.Event, int], board: Board,
+        short_history: RealtimeServer) -> None:
+    """The server's history of the sprint restarted lower numbered (a reset, a new epoch)
+    while the peer was away: its ``welcome.seq`` is below the peer's ``last``, and only a
+    reload makes the board right (waiting for the seqs to pass it would drop events)."""
+    from tests.peer.conftest import post_events
+
+    peer, transport, gate, sprint = offline_peer
+    gate.clear()
+    await peer.drop_connection()
+    await until(lambda: not peer.connected, what="offline")
+    assert peer.stream.last is not None and peer.stream.last > 2
+    short_history.stop()
+    short_history.start()
+    event = {"sprint": sprint, "seq": 2, "action": "updated", "model": "task", "id": 1,
+             "data": None, "epoch": "restored"}
+    (result,) = (await asyncio.to_thread(post_events, short_history, [event]))["results"]
+    assert result["status"] == "accepted"
+    before = len(transport.requests)
+    gate.set()
+    await until(lambda: bool(_reloads(transport.requests[before:], sprint)), timeout=20,
+                what="a reload")
+    sprint_seq = (await asyncio.to_thread(board.http.get, f"/api/sprints/{sprint}/")).json()["seq"]
+    await until(lambda: peer.stream.last == sprint_seq and not peer.stream.recovering,
+                what="settled on the reloaded state")
