@@ -99,6 +99,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL in headers and cookies; under /api/: NUL in the path or query, long query
+    # values, bodies over the limit (api/middleware.py).
+    "api.middleware.ApiInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -206,8 +209,11 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",
-        "rest_framework.filters.OrderingFilter",
+        "api.ordering.StrictOrderingFilter",
     ],
+    # DRF's three, bounded (api/parsers.py): nesting depth, NUL, lone surrogates, 1e999.
+    "DEFAULT_PARSER_CLASSES": ["api.parsers.JSONParser", "api.parsers.FormParser",
+                               "api.parsers.MultiPartParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "api.errors.error_body_exception_handler",
     # Rates per client, counted in the cache (CACHE_URL): 429 with Retry-After over them.
@@ -269,7 +275,12 @@ SPECTACULAR_SETTINGS = {
     # this origin's localStorage, which the board's logout clears).
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "persistAuthorization": True,
                             "displayRequestDuration": True},
+    # Every operation's error responses, by rule (api/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "api.schema.add_error_responses"],
 }
+# API_MAX_BODY_BYTES: the largest request body (default 1 MiB); larger ones get 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_count("API_MAX_BODY_BYTES", 1_048_576)
 
 # --- Realtime (docs/protocol.md) --------------------------------------------------------
 

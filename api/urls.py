@@ -30,3 +30,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", metrics_view, name="metrics"),  # internal: METRICS_ALLOWED_IPS
 ]
+
+# Django's own error pages, as JSON under /api/ (api/error_pages.py).
+handler400 = "api.error_pages.bad_request"
+handler403 = "api.error_pages.permission_denied"
+handler404 = "api.error_pages.page_not_found"
+handler500 = "api.error_pages.server_error"

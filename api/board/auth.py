@@ -21,13 +21,14 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.authtoken.models import Token
-from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from api.board.serializers import LoginSerializer
 from api.board.throttling import LoginThrottle
 
 __all__ = ["SessionView", "TokenLoginView"]
@@ -59,7 +60,7 @@ class DocumentedSessionScheme(SessionScheme):
                                "header, which the docs page adds."}
 
 
-class TokenLoginSerializer(AuthTokenSerializer):
+class TokenLoginSerializer(LoginSerializer):
     """DRF's username + password, and `session`: also log this browser in (needs CSRF)."""
 
     session = serializers.BooleanField(
@@ -67,6 +68,9 @@ class TokenLoginSerializer(AuthTokenSerializer):
         help_text="Also start a Django session in this browser (the browsable API, the "
                   "docs and the admin then know the user). Needs the CSRF token of "
                   "GET /api/auth/session/ in the X-CSRFToken header.")
+
+    class Meta:
+        ref_name = "Login"
 
 
 class TokenLoginView(ObtainAuthToken):
@@ -83,6 +87,8 @@ class TokenLoginView(ObtainAuthToken):
 
     serializer_class = TokenLoginSerializer
     throttle_classes = [LoginThrottle]
+    # DRF's view names its own (stock) parsers; the API's bounded ones instead.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
     # A login authenticates nobody: with SessionAuthentication here, a browser already
     # logged in (the admin) would be refused for a missing CSRF token it does not need.
     authentication_classes: list[type] = []

@@ -13,8 +13,11 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
+from api.board.fields import UsernameField
 from api.board.models import Sprint, Task
+from api.limits import DESCRIPTION_MAX_LENGTH, PASSWORD_MAX_LENGTH, USERNAME_MAX_LENGTH
 from api.links import absolute_url
 from api.realtime.outbox import latest_seq
 
@@ -59,6 +62,7 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         model = Sprint
         fields = ("id", "name", "description", "end", "version", "seq", "links")
         read_only_fields = ("version",)
+        extra_kwargs = {"description": {"max_length": DESCRIPTION_MAX_LENGTH}}
 
     def get_seq(self, sprint: Sprint) -> int:
         annotated = getattr(sprint, "latest_seq", None)
@@ -77,8 +81,7 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     """A task; `assigned` is a username, `rank` its place in its column (read-only)."""
 
-    assigned = serializers.SlugRelatedField(
-        slug_field="username", queryset=User.objects.all(), required=False, allow_null=True)
+    assigned = UsernameField(queryset=User.objects.all(), required=False, allow_null=True)
     links = serializers.SerializerMethodField()
 
     class Meta:
@@ -90,6 +93,7 @@ class TaskSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
             "rank": {"help_text": "Order key in the task's column: sort a column by (rank, id) "
                                   "comparing strings byte-wise. Set by the server."},
             "version": {"help_text": "1 on create, +1 on every change (the ETag)."},
+            "description": {"max_length": DESCRIPTION_MAX_LENGTH},
         }
 
     @extend_schema_field(_links_schema("TaskLinks", "self", "sprint", "assigned",
@@ -134,3 +138,16 @@ class UserSerializer(serializers.ModelSerializer):
             "self": absolute_url("user-detail", kwargs={"username": user.username}),
             "tasks": absolute_url("task-list", query={"assigned": user.username}),
         }
+
+
+class LoginSerializer(AuthTokenSerializer):
+    """`POST /api/token/`'s body: DRF's, with bounded fields."""
+
+    username = serializers.CharField(label="Username", write_only=True,
+                                     max_length=USERNAME_MAX_LENGTH)
+    password = serializers.CharField(label="Password", style={"input_type": "password"},
+                                     trim_whitespace=False, write_only=True,
+                                     max_length=PASSWORD_MAX_LENGTH)
+
+    class Meta:
+        ref_name = "AuthToken"  # the schema's name for it, as before

@@ -19,7 +19,7 @@ def read_variables() -> dict[str, set[str]]:
         text = (ROOT / path).read_text()
         found[path] = {m for p in patterns for m in re.findall(p, text)}
 
-    scan("api/settings.py", r'env_(?:str|bool|list|float)\(\s*"([A-Z_]+)"',
+    scan("api/settings.py", r'env_(?:str|bool|list|float|count|rate)\(\s*"([A-Z_]+)"',
          r'os\.environ(?:\.get\(|\[)"([A-Z_]+)"')
     found["api/settings.py"].add("DATABASE_URL")  # read by dj_database_url.config()
     scan("signaling/server.py", r'env\.get\("([A-Z_]+)"')
