@@ -20,6 +20,7 @@ import { COLUMNS } from "./board-model.js";
 /** Entries kept; older ones drop off the end. */
 export const ACTIVITY_LIMIT = 50;
 
+/** @type {Map<string, string>} */
 const TITLES = new Map(COLUMNS.map(({ key, title }) => [key, title]));
 
 /** @param {string | undefined} status */

@@ -111,8 +111,9 @@ export class SprintPage {
       this._setData(sprint, tasks, backlog);
       this.users = users;
       this.stream.reset(sprint.seq);
-      this.api.recentEvents(this.sprintId, sprint.seq, FEED_HISTORY)
-        .then((events) => this.activity.history(events.filter((e) => e.seq <= sprint.seq)))
+      const seq = sprint.seq ?? 0;
+      this.api.recentEvents(this.sprintId, seq, FEED_HISTORY)
+        .then((events) => this.activity.history(events.filter((e) => e.seq <= seq)))
         .catch(() => this.activity.history([]));
       this.renderHeader();
       this.renderBoard();
