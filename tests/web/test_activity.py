@@ -69,6 +69,7 @@ def test_the_feed_names_renames_and_deletions_and_can_be_closed(
     expect(ben.get_by_test_id("activity")).to_be_hidden()
     services.task_update(task=task, actor=cy, expected_version=None, changes={"due": "2030-01-01"})
     expect(ben.get_by_test_id("activity-unseen")).to_have_text("1")
+    screenshot(ben, "activity-desktop-closed")  # the board takes the whole width again
     ben.reload()  # closed stays closed in this browser
     ben.wait_for_selector('[data-testid="connection"][data-state="live"]')
     expect(ben.get_by_test_id("activity")).to_be_hidden()
