@@ -51,9 +51,17 @@ run: demo
 cluster: $(STAMP) system-deps
 	$(PY) docker/cluster.py --port $(CLUSTER_PORT) --redis-url $(REDIS_URL)
 
-lint: $(STAMP)
+# TypeScript (pinned in package.json / package-lock.json) type-checks web/'s JSDoc.
+NODE_STAMP := node_modules/.installed
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+lint: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy api signaling peer
+	node_modules/.bin/tsc -p tsconfig.json
 
 # Every suite on the embedded default (SQLite + in-memory broker), then the
 # database-backed suites again on the real PostgreSQL. A missing PostgreSQL or
@@ -90,4 +98,4 @@ bench-full: $(BENCH_STAMP)
 	$(PY) -m bench --full
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache db.sqlite3 test-artifacts
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache db.sqlite3 test-artifacts

@@ -19,20 +19,25 @@ import platform
 import subprocess
 import time
 import traceback
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.drops import DROP_WORKLOADS
 from bench.procs import ROOT, raise_nofile
+from bench.profiles import PROFILES, Profile
 from bench.report import write_report
-from bench.workloads import PROFILES
-from bench.workloads import WORKLOADS as BASE_WORKLOADS
+from bench.workloads import connections, drops, e2e, fanout, p2p, rebalance, relay, scaleout
 
 __all__ = ["machine", "main"]
 
 log = logging.getLogger("bench")
-WORKLOADS = {**BASE_WORKLOADS, **DROP_WORKLOADS}
+#: Every workload, in the order a run measures them.
+WORKLOADS: dict[str, Callable[[Profile], dict[str, Any]]] = {
+    "connections": connections.run, "fanout": fanout.run, "relay": relay.run, "e2e": e2e.run,
+    "p2p": p2p.run, "scaleout": scaleout.run, "drops": drops.run, "rebalance": rebalance.run}
+#: What ``--smoke`` (tests/bench) runs: seconds each.
+SMOKE = ("fanout", "relay", "connections", "drops", "rebalance")
 RESULTS = ROOT / "bench" / "results"
 PACKAGES = ("tornado", "websockets", "Django", "djangorestframework", "gunicorn", "channels",
             "daphne", "channels-redis", "Twisted", "aiortc", "redis", "matplotlib")
@@ -74,7 +79,7 @@ def machine() -> dict[str, Any]:
             "nofile": raise_nofile(), "versions": versions}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     mode = parser.add_mutually_exclusive_group()
@@ -89,27 +94,21 @@ def main(argv: list[str] | None = None) -> int:
                         help="only rewrite DIR/REPORT.md and the plots from DIR/results.json")
     parser.add_argument("--note", action="append", default=[],
                         help="with --render: add a note to the report (kept in results.json)")
-    args = parser.parse_args(argv)
-    if args.render is not None:
-        path = args.render / "results.json"
-        saved: dict[str, Any] = json.loads(path.read_text())
-        if args.note:
-            saved["notes"] = [*saved.get("notes", []), *args.note]
-            path.write_text(json.dumps(saved, indent=1))
-        print(write_report(saved, args.render))
-        return 0
-    profile = PROFILES[args.profile or "quick"]
-    names = [n for n in args.only.split(",") if n] or list(WORKLOADS)
-    unknown = set(names) - set(WORKLOADS)
-    if unknown:
-        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
-    if profile.name == "smoke":
-        names = [n for n in names if n in ("fanout", "relay", "connections", "drops",
-                                           "rebalance")]
-    out = args.out or (RESULTS if profile.name == "full" else RESULTS / profile.name)
-    profile = dataclasses.replace(profile, results=out)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s bench: %(message)s")
-    raise_nofile()
+    return parser
+
+
+def render(directory: Path, notes: list[str]) -> Path:
+    """REPORT.md again from ``directory``/results.json, with ``notes`` added to it."""
+    path = directory / "results.json"
+    saved: dict[str, Any] = json.loads(path.read_text())
+    if notes:
+        saved["notes"] = [*saved.get("notes", []), *notes]
+        path.write_text(json.dumps(saved, indent=1))
+    return write_report(saved, directory)
+
+
+def measure_all(profile: Profile, names: list[str]) -> dict[str, Any]:
+    """Run the workloads ``names`` in order; a failing one is recorded, the others go on."""
     data: dict[str, Any] = {"profile": profile.name, "machine": machine(), "workloads": {}}
     started = time.monotonic()
     for name in names:
@@ -124,6 +123,27 @@ def main(argv: list[str] | None = None) -> int:
         data["workloads"][name]["duration_s"] = round(time.monotonic() - t0, 1)
     data["duration_s"] = round(time.monotonic() - started, 1)
     data["machine"]["load_after"] = os.getloadavg()
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.render is not None:
+        print(render(args.render, args.note))
+        return 0
+    profile = PROFILES[args.profile or "quick"]
+    names = [n for n in args.only.split(",") if n] or list(WORKLOADS)
+    unknown = set(names) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workloads: {', '.join(sorted(unknown))}")
+    if profile.name == "smoke":
+        names = [n for n in names if n in SMOKE]
+    out = args.out or (RESULTS if profile.name == "full" else RESULTS / profile.name)
+    profile = dataclasses.replace(profile, results=out)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s bench: %(message)s")
+    raise_nofile()
+    data = measure_all(profile, names)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(data, indent=1))
     report = write_report(data, out)

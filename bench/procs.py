@@ -1,7 +1,8 @@
 """Processes of a benchmark: servers under test, load generators, and their CPU and memory.
 
 Every process is a child started here, on loopback, on a free port, with a raised
-file-descriptor limit, and killed when its ``with`` block ends. Server CPU comes from
+file-descriptor limit, and killed when its ``with`` block ends (the process plumbing is
+`tests.processes`, shared with the test suites and `make cluster`). Server CPU comes from
 ``/proc/<pid>/stat`` (utime + stime of every thread) so the load generator, which shares
 the machine, never hides the server's own cost.
 """
@@ -11,113 +12,49 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import resource
 import select
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.servers import free_port
+from tests.processes import ROOT, ChildProcess, Usage, free_port, raise_nofile, usage
 
 __all__ = ["ROOT", "LoadGen", "Server", "Usage", "free_port", "raise_nofile", "run_loadgens",
            "usage"]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: Every server started and not yet stopped: stopped at exit whatever happened.
 _RUNNING: set[Server] = set()
-_TICK = os.sysconf("SC_CLK_TCK")
-_PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
-def raise_nofile() -> int:
-    """Raise this process's open-file limit to the hard limit; the new soft limit."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """CPU seconds (user + system, all threads) and resident memory of a process, now."""
-
-    cpu: float
-    rss: int
-    at: float
-    user: float = 0.0
-    sys: float = 0.0
-
-
-def usage(pid: int) -> Usage:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rpartition(")")[2].split()
-    user, sys_ = int(fields[11]) / _TICK, int(fields[12]) / _TICK  # utime, stime (14, 15)
-    rss = int(fields[21]) * _PAGE  # field 24
-    return Usage(cpu=user + sys_, rss=rss, at=time.monotonic(), user=user, sys=sys_)
-
-
-class Server:
+class Server(ChildProcess):
     """A server under test: a subprocess listening on 127.0.0.1:``port``, healthy on ``health``."""
 
     def __init__(self, name: str, argv: Sequence[str], port: int, *, health: str = "/healthz",
                  env: dict[str, str] | None = None, log_dir: Path | None = None) -> None:
-        self.name = name
-        self.argv = list(argv)
+        super().__init__(name, argv, env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+                         log_path=(log_dir or Path(tempfile.gettempdir())) / f"{name}-{port}.log",
+                         preexec=raise_nofile, append=False)
         self.port = port
         self.health = health
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        self.log_path = (log_dir or Path(tempfile.gettempdir())) / f"{name}-{port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def usage(self) -> Usage:
-        return usage(self.pid)
 
     def start(self, timeout: float = 30.0) -> Server:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, preexec_fn=raise_nofile)
+        super().start()
         _RUNNING.add(self)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited {self.proc.returncode}: "
-                                   f"{self.log_path.read_text(errors='replace')[-1500:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{self.health}",
-                                            timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.name} not healthy on port {self.port} in {timeout} s")
+        self.wait_http(f"http://127.0.0.1:{self.port}{self.health}", timeout=timeout)
+        return self
 
     def get(self, path: str) -> bytes:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=10) as r:
             return bytes(r.read())
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, sig: int | None = None, timeout: float = 10.0) -> int | None:
         _RUNNING.discard(self)
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        return super().stop(sig, timeout)
 
     def __enter__(self) -> Server:
         return self if self.proc is not None else self.start()

@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Profiler"]
+__all__ = ["Profiler", "profile_phase"]
 
 
 class Profiler:
@@ -54,6 +55,19 @@ class Profiler:
         if not self.raw.exists():
             return {"error": f"py-spy wrote nothing: {err.decode(errors='replace')[-300:]}"}
         return summarize(self.raw)
+
+
+def profile_phase(profiler: Profiler | None, into: dict[str, Any]) -> Callable[[str], None]:
+    """A load generator mark handler: py-spy from ``profile_start`` to ``profile_end``, its
+    summary into ``into`` (nothing at all without a ``profiler``)."""
+
+    def on_mark(name: str) -> None:
+        if profiler is not None and name == "profile_start":
+            profiler.start()
+        if profiler is not None and name == "profile_end":
+            into.update(profiler.stop())
+
+    return on_mark
 
 
 def _function(frame: str) -> str:

@@ -15,6 +15,8 @@ RUN pip install -r requirements.txt
 
 COPY manage.py ./
 COPY api/ api/
+# The retry backoff shared with the realtime server and peer/ (standard library only).
+COPY signaling/__init__.py signaling/backoff.py signaling/
 COPY web/ web/
 COPY docker/api-entrypoint.sh /usr/local/bin/watercooler-api-entrypoint
 # Django's own assets (admin, browsable API, Swagger UI) into /app/staticfiles.

@@ -6,7 +6,9 @@ N realtime nodes on the Redis broker, and nginx in front with the configuration 
 from the same template compose uses (docker/nginx/watercooler.conf.template). Ports are
 picked here, everything else lives in the run directory (default run/cluster/: nginx
 config, logs, SQLite database unless DATABASE_URL is set, cluster.json describing the
-running cluster). Ctrl-C (or SIGTERM) stops everything, nginx first.
+running cluster). Ctrl-C (or SIGTERM) stops everything, nginx first. One file of about
+400 lines on purpose: `make cluster` runs it as a script, and the deployment tests load
+this same file; starting and stopping children is `tests/processes.py`'s job.
 
     python docker/cluster.py [--port 8000] [--nodes 2] [--run-dir run/cluster]
     python docker/cluster.py --render-only     # write the nginx config and exit
@@ -22,18 +24,25 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script, only docker/ is on the path
+    sys.path.insert(0, str(ROOT))
+
+from tests.processes import (  # noqa: E402 - needs ROOT on the path first
+    ChildProcess,
+    ProcessError,
+    free_port,
+    port_is_free,
+)
+
 NGINX_DIR = ROOT / "docker" / "nginx"
 SITE_TEMPLATE = NGINX_DIR / "watercooler.conf.template"
 MAIN_TEMPLATE = NGINX_DIR / "cluster.conf.template"
@@ -119,22 +128,6 @@ def nginx_test(nginx: str, conf: Path) -> None:
 # --- processes ---------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _die_with_parent() -> None:
     """In the child: get SIGTERM if the launcher dies (even by SIGKILL). Linux only."""
     with contextlib.suppress(OSError, AttributeError):
@@ -148,51 +141,34 @@ class Service:
     name: str
     argv: list[str]
     stop_signal: int = signal.SIGTERM
-    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    child: ChildProcess | None = field(default=None, repr=False)
 
     def start(self, env: Mapping[str, str], log_dir: Path) -> None:
-        log = (log_dir / f"{self.name}.log").open("ab")
         # Own session: the terminal's Ctrl-C reaches only the launcher, which stops the
         # services in order.
-        self.proc = subprocess.Popen(self.argv, cwd=ROOT, env=dict(env), stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True,
-                                     preexec_fn=_die_with_parent)
-        log.close()
+        self.child = ChildProcess(self.name, self.argv, log_path=log_dir / f"{self.name}.log",
+                                  env=env, stop_signal=self.stop_signal,
+                                  preexec=_die_with_parent, new_session=True).start()
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        return self.child.pid if self.child else None
 
     def exited(self) -> int | None:
-        return None if self.proc is None else self.proc.poll()
+        return None if self.child is None else self.child.exited()
+
+    def wait_ready(self, url: str, timeout: float) -> None:
+        """Until ``url`` answers below 500; ``ClusterError`` (with the log's tail) if the
+        service exits first or time is up."""
+        assert self.child is not None
+        try:
+            self.child.wait_http(url, timeout=timeout, below=500)
+        except ProcessError as exc:
+            raise ClusterError(f"{exc}\n(log: {self.child.log_path})") from None
 
     def stop(self, timeout: float = 10) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(self.stop_signal)
-        try:
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def wait_http(url: str, *, timeout: float, alive: Callable[[], bool]) -> None:
-    """Until ``url`` answers below 500; ``ClusterError`` if ``alive()`` fails or time is up."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not alive():
-            raise ClusterError(f"exited before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError as exc:
-            if exc.code < 500:
-                return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise ClusterError(f"{url} did not answer within {timeout:g} s")
+        if self.child is not None:
+            self.child.stop(timeout=timeout)
 
 
 def check_redis(url: str) -> None:
@@ -318,22 +294,10 @@ class Cluster:
             svc.start(self.env, self.log_dir)
             url = readiness.get(svc.name)
             if url:
-                try:
-                    wait_http(url, timeout=timeout, alive=lambda s=svc: s.exited() is None)
-                except ClusterError as exc:
-                    raise ClusterError(f"{svc.name} {exc}; see {self._log(svc)}:\n"
-                                       f"{self._tail(svc)}") from None
+                svc.wait_ready(url, timeout)
             self.plan.pids[svc.name] = svc.pid or 0
         (Path(self.plan.run_dir) / "cluster.json").write_text(
             json.dumps(asdict(self.plan), indent=2) + "\n")
-
-    def _log(self, svc: Service) -> Path:
-        return self.log_dir / f"{svc.name}.log"
-
-    def _tail(self, svc: Service) -> str:
-        with contextlib.suppress(OSError):
-            return self._log(svc).read_text()[-1500:]
-        return ""
 
     def watch(self, stop: Callable[[], bool]) -> str | None:
         """Until ``stop()``; the name of a service that exited on its own, if one did."""

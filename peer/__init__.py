@@ -9,13 +9,13 @@ operation, naming the version it moved from. ``python -m peer --help`` for the C
 import logging
 
 from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep, LogGone, Snapshot, Ticket
-from peer.client import Peer, PeerInfo, Presence, ReceivedDrag, join
+from peer.client import OtherPeer, Peer, Presence, ReceivedDrag, join
 from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
 from peer.events import Board, EventStream, Outcome, board_order
 from peer.ice import block_all
 from peer.mesh import DEFAULT_MESH_LIMIT, Mesh, select_mesh
 from peer.remote import Link, RemotePeer
-from peer.signaling import SignalingConnection, SignalingError, State, backoff_delay
+from peer.websocket import SignalingConnection, SignalingError, State
 
 __all__ = [
     "DEFAULT_MESH_LIMIT",
@@ -33,9 +33,9 @@ __all__ = [
     "Link",
     "LogGone",
     "Mesh",
+    "OtherPeer",
     "Outcome",
     "Peer",
-    "PeerInfo",
     "Presence",
     "ReceivedDrag",
     "RemotePeer",
@@ -44,7 +44,6 @@ __all__ = [
     "Snapshot",
     "State",
     "Ticket",
-    "backoff_delay",
     "block_all",
     "board_order",
     "join",

@@ -23,8 +23,8 @@ from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep
 from peer.client import Peer, Presence, ReceivedDrag, join
 from peer.mesh import DEFAULT_MESH_LIMIT
 from peer.moves import ColumnCheck, MoveTally, busiest_column, check_column, drag_and_drop
-from peer.signaling import SignalingError
 from peer.tail import EXIT_GONE, tail
+from peer.websocket import SignalingError
 from signaling.protocol import STATUSES
 
 __all__ = ["build_parser", "main"]

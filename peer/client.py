@@ -1,9 +1,11 @@
 """`Peer`: one client of a sprint — presence, events, and drags over data channels or relay.
 
-It ties the pieces together: the websocket (`peer.signaling`), the event algorithm
-(`peer.events`), drag numbering and dedupe (`peer.drag`) and the WebRTC mesh
-(`peer.mesh`). Drags go peer to peer where a data channel is open and through one
-``relay`` frame for every other peer (docs/protocol.md §8).
+It ties the pieces together: the websocket (`peer.websocket`), the authoritative events
+(`peer.follow`, on `peer.events`'s algorithm), drag numbering and dedupe (`peer.drag`)
+and the WebRTC mesh (`peer.mesh`). Drags go peer to peer where a data channel is open and through one
+``relay`` frame for every other peer (docs/protocol.md §8). Over 300 lines because `Peer`
+is the one class a library user meets: its frame dispatch and lifecycle read best together;
+every algorithm it uses lives in the modules above.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from peer.follow import EventLog, Follower
 from peer.ice import IceFilter
 from peer.mesh import DEFAULT_MESH_LIMIT, Mesh
 from peer.remote import Link, RemotePeer
-from peer.signaling import ConnectFunction, Renewer, SignalingConnection, State
+from peer.websocket import ConnectFunction, Renewer, SignalingConnection, State
 from signaling.protocol import (
     MAX_RECIPIENTS,
     Channels,
@@ -37,7 +39,7 @@ from signaling.protocol import (
     decode_drag,
 )
 
-__all__ = ["Peer", "PeerInfo", "Presence", "ReceivedDrag", "join"]
+__all__ = ["OtherPeer", "Peer", "Presence", "ReceivedDrag", "join"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ RELIABLE_MEMORY = 16
 
 
 @dataclass(frozen=True, slots=True)
-class PeerInfo:
+class OtherPeer:
     """Another peer of the sprint, from presence."""
 
     peer: str
@@ -63,7 +65,7 @@ class Presence:
     """``joined`` or ``left``; a reconnect reports the difference to what was known."""
 
     kind: Literal["joined", "left"]
-    peer: PeerInfo
+    peer: OtherPeer
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +107,7 @@ class Peer:
         self.peer_id: str | None = None
         self.user: dict[str, Any] | None = None
         self.sprint: int | None = None
-        self.peers: dict[str, PeerInfo] = {}
+        self.peers: dict[str, OtherPeer] = {}
         self.mesh: Mesh | None = None
         self.drags: Feed[ReceivedDrag] = Feed()
         self.presence: Feed[Presence] = Feed()
@@ -207,10 +209,6 @@ class Peer:
     @property
     def signaling(self) -> SignalingConnection:
         return self._signaling
-
-    async def drop_connection(self) -> None:
-        """Close the websocket abnormally so the client reconnects (for tests and demos)."""
-        await self._signaling.drop()
 
     # --- drags --------------------------------------------------------------------------------
 
@@ -319,7 +317,7 @@ class Peer:
         old_id, self.peer_id = self.peer_id, str(frame["peer"])
         self.user, self.sprint = frame.get("user"), frame.get("sprint")
         logger.info("peer %s: welcome to sprint %s (was %s)", self.peer_id, self.sprint, old_id)
-        listed = {str(p["peer"]): PeerInfo(str(p["peer"]), p.get("user") or {})
+        listed = {str(p["peer"]): OtherPeer(str(p["peer"]), p.get("user") or {})
                   for p in frame.get("peers", []) if isinstance(p, dict) and "peer" in p}
         for gone in [p for p in self.peers if p not in listed]:
             self._forget(self.peers.pop(gone))
@@ -344,7 +342,7 @@ class Peer:
             self._welcome.set_result(None)
 
     async def _on_joined(self, frame: dict[str, Any]) -> None:
-        info = PeerInfo(str(frame["peer"]), frame.get("user") or {})
+        info = OtherPeer(str(frame["peer"]), frame.get("user") or {})
         self.peers[info.peer] = info
         self.presence.emit(Presence("joined", info))
         if self.mesh is not None:
@@ -359,7 +357,7 @@ class Peer:
             # A freed slot may bring a long-present peer into the mesh: the larger id offers.
             await self.mesh.update(self.peers, initiate=lambda p: local > p)
 
-    def _forget(self, info: PeerInfo) -> None:
+    def _forget(self, info: OtherPeer) -> None:
         self._receiver.forget(info.peer)
         self.presence.emit(Presence("left", info))
 

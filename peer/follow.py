@@ -16,6 +16,7 @@ from typing import Any
 from peer.api import Snapshot
 from peer.events import Board, EventStream, Outcome
 from peer.feed import Feed
+from signaling.backoff import backoff_delay
 
 __all__ = ["EventLog", "Follower"]
 
@@ -108,7 +109,7 @@ class Follower:
                 break
             except Exception as exc:
                 logger.warning("peer %s: refetch failed (%s), retrying", self._who(), exc)
-                await asyncio.sleep(min(30.0, 0.5 * 2**attempt))
+                await asyncio.sleep(backoff_delay(attempt))
         else:
             return
         self.board.load(snapshot.sprint, snapshot.tasks)

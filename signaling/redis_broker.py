@@ -28,7 +28,6 @@ import contextlib
 import json
 import logging
 import math
-import random
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -41,6 +40,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from signaling.auth import NonceClaim, User
+from signaling.backoff import backoff_delay
 from signaling.broker import (
     RECORDED_KINDS,
     Broker,
@@ -94,7 +94,7 @@ def _check_url(url: str) -> None:
 
 
 def _backoff(attempt: int) -> float:
-    return random.uniform(0.0, min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempt, 16)))
+    return backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
 
 class RedisBroker(Broker):

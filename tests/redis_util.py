@@ -4,15 +4,15 @@ a private key prefix per test that is deleted afterwards, and a throw-away redis
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.servers import ROOT, free_port
+from tests.processes import ROOT, ChildProcess, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -45,6 +45,7 @@ class RedisServer:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
         self.log_path = ROOT / "test-artifacts" / f"redis-{self.port}.log"
 
     @property
@@ -58,22 +59,21 @@ class RedisServer:
         binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         if not Path(binary).exists():
             pytest.fail("redis-server is required for the scale-out tests")
-        self.log_path.parent.mkdir(exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no"], stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                self.client().ping()
-                return self
-            except redis.RedisError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
+        # SIGKILL: stopping it is how the tests make Redis vanish.
+        self._child = ChildProcess(
+            "redis-server", [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save",
+                             "", "--appendonly", "no", "--daemonize", "no"],
+            log_path=self.log_path, stop_signal=signal.SIGKILL)
+        self.proc = self._child.start().proc
+        self._child.wait_ready(self._answers, timeout=timeout, what="answering PING")
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return bool(self.client().ping())
+        except redis.RedisError:
+            return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        if self._child is not None:
+            self._child.stop()

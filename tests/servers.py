@@ -1,7 +1,8 @@
-"""Real servers for tests: free loopback ports, a `watercooler.py` subprocess, tokens and HMAC.
+"""Real servers for tests: a `watercooler.py` subprocess on a free port, tokens and HMAC.
 
 Every suite that needs the realtime server starts it through `RealtimeServer`, so the
-server under test is always the real entry point, started the way an operator would.
+server under test is always the real entry point, started the way an operator would
+(processes, ports and logs: `tests.processes`).
 """
 
 from __future__ import annotations
@@ -12,27 +13,22 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Any
 
 import jwt
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import ROOT, ChildProcess, free_port
+
+__all__ = ["DJANGO_ORIGIN", "ROOT", "TEST_SECRET", "RealtimeServer", "events_body", "free_port",
+           "make_token", "manage", "next_second", "sign"]
+
 TEST_SECRET = "test-realtime-secret-not-for-production"
 DJANGO_ORIGIN = "http://127.0.0.1:8000"
-
-
-def free_port() -> int:
-    """A TCP port that was free a moment ago on 127.0.0.1."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -95,6 +91,7 @@ class RealtimeServer:
         self.args += list(args)
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
+        self._child: ChildProcess | None = None
         self.log_path = ROOT / "test-artifacts" / f"realtime-{self.port}.log"
 
     @property
@@ -106,33 +103,16 @@ class RealtimeServer:
         return f"{url}?token={token}" if token else url
 
     def start(self, timeout: float = 15) -> RealtimeServer:
-        self.log_path.parent.mkdir(exist_ok=True)
-        log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"watercooler.py exited {self.proc.returncode}: "
-                                   f"{self.log_path.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.http_url}/healthz", timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"watercooler.py did not become healthy on port {self.port}")
+        """Start ``args`` (tests may change them first) and wait until ``/healthz`` answers 200."""
+        self._child = ChildProcess("watercooler.py", self.args, log_path=self.log_path,
+                                   env=self.env)
+        self.proc = self._child.start().proc
+        self._child.wait_http(f"{self.http_url}/healthz", timeout=timeout)
+        return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
         """Stop the server (SIGTERM; SIGKILL simulates a crash). Returns its exit code."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
+        return None if self._child is None else self._child.stop(sig, timeout)
 
     def healthz(self) -> tuple[int, dict[str, Any]]:
         """``GET /healthz``: status and JSON body (503 included)."""

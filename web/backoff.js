@@ -1,5 +1,5 @@
 // @ts-check
-/** Reconnect delays: exponential backoff with full jitter (docs/protocol.md §5). Pure. */
+/** Reconnect delays: exponential backoff with full jitter (docs/protocol.md §5). Pure; the same rule as `signaling/backoff.py` for the Python parts. */
 
 /** Defaults from the protocol: base 0.5 s, cap 30 s. */
 export const BACKOFF_BASE_MS = 500;

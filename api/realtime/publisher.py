@@ -38,18 +38,22 @@ from api.realtime.transport import (
     Refused,
     post_batch,
 )
+from signaling.backoff import backoff_delay
 
 __all__ = ["DeliveryError", "PassResult", "Publisher", "deliver_pending", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
-#: First retry delay in seconds; doubles per failure up to REALTIME_RETRY_MAX.
+#: Top of the first retry's window in seconds; doubles per failure up to REALTIME_RETRY_MAX.
 RETRY_BASE = 0.1
 
 
-def retry_delay(failures: int) -> float:
-    """Exponential backoff: 0.1 s, 0.2 s, 0.4 s... capped at REALTIME_RETRY_MAX."""
-    return float(min(settings.REALTIME_RETRY_MAX, RETRY_BASE * 2 ** max(failures - 1, 0)))
+def retry_delay(failures: int, random: Callable[[], float] | None = None) -> float:
+    """Seconds before trying again after ``failures`` in a row (>= 1): full jitter
+    (`signaling.backoff`) under 0.1 s, 0.2 s, 0.4 s... capped at REALTIME_RETRY_MAX, so the
+    web processes of a deployment do not come back to a recovering server all at once."""
+    return backoff_delay(max(failures - 1, 0), base=RETRY_BASE,
+                         cap=settings.REALTIME_RETRY_MAX, random=random)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,10 @@ class PassResult:
 class Publisher:
     """Delivery passes, with the per-sprint backoff of one delivery process."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 random: Callable[[], float] | None = None) -> None:
         self._clock = clock
+        self._random = random
         #: sprint -> (failures in a row, monotonic time before which it is not tried)
         self._backoff: dict[int, tuple[int, float]] = {}
         #: sprint -> seq of its event that died in this pass (later ones must not go)
@@ -89,7 +95,8 @@ class Publisher:
 
     def _trouble(self, sprint_id: int) -> None:
         failures = self._backoff.get(sprint_id, (0, 0.0))[0] + 1
-        self._backoff[sprint_id] = (failures, self._clock() + retry_delay(failures))
+        self._backoff[sprint_id] = (failures,
+                                   self._clock() + retry_delay(failures, self._random))
 
     def _next_batch(self) -> list[Outgoing] | None:
         """The next request's events; [] if the events found all died here; None if none

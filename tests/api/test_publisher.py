@@ -203,10 +203,13 @@ def test_prune_keeps_recent_and_undelivered(sprint: Sprint) -> None:
     assert sorted(OutboxEvent.objects.values_list("seq", flat=True)) == [2, 4]
 
 
-def test_retry_backoff_is_capped(settings) -> None:
+def test_retry_backoff_is_full_jitter_under_a_doubling_cap(settings) -> None:
     settings.REALTIME_RETRY_MAX = 5
-    assert [retry_delay(n) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
-    assert retry_delay(30) == 5
+    top = lambda: 1.0  # noqa: E731 - the top of each window
+    assert [retry_delay(n, top) for n in (1, 2, 3)] == [0.1, 0.2, 0.4]
+    assert retry_delay(30, top) == 5
+    assert retry_delay(3, lambda: 0.5) == 0.2
+    assert all(0 <= retry_delay(4) <= 0.8 for _ in range(100))
 
 
 @pytest.mark.django_db(transaction=True)

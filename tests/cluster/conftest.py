@@ -19,7 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
 from peer.client import Peer
-from peer.signaling import Transport
+from peer.websocket import Transport
 from tests.redis_util import REDIS_URL, RedisServer
 from tests.servers import RealtimeServer, make_token
 from tests.signaling.conftest import Client

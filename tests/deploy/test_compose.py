@@ -162,6 +162,22 @@ def test_nginx_gets_a_value_for_every_template_placeholder() -> None:
     assert not only.search("host") and not only.search("http_upgrade")  # nginx's own $vars
 
 
+def test_the_api_image_copies_every_module_api_imports() -> None:
+    """api/ may import a module of another package (signaling.backoff): the image needs it."""
+    copied = [source for word, args in dockerfile_instructions(DOCKER / "api.Dockerfile")
+              if word == "COPY" for source in shlex.split(args)[:-1]]
+    ours = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"api"}
+    for path in (ROOT / "api").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+                    and node.module.split(".")[0] in ours):
+                needed = [f"{node.module.split('.')[0]}/__init__.py",
+                          node.module.replace(".", "/") + ".py"]
+                for file in needed:
+                    assert any(file == c or (c.endswith("/") and file.startswith(c))
+                               for c in copied), f"{rel(path)} imports {node.module}: COPY {file}"
+
+
 def _third_party_imports(package: Path) -> set[str]:
     names: set[str] = set()
     for path in package.glob("*.py"):

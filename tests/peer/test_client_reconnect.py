@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from peer.client import Peer, ReceivedDrag
-from peer.signaling import Transport, default_connect
+from peer.websocket import Transport, default_connect
 from tests.peer.conftest import PeerFactory, all_see, peer_factory, post_events, until
 from tests.servers import RealtimeServer
 

@@ -1,5 +1,8 @@
-"""Load generator mode ``drops`` (issue 11): drops of a card into a column of about 20, each
-made twice against the same live Django and realtime node, with 100 subscribers watching.
+"""Issue 11's ``drops`` workload: what one drop costs the server and every subscriber, before
+and after moves became one server operation.
+
+Live Django (gunicorn, SQLite, `bench.api_server`) and one realtime node, 100 subscribers, a
+sprint with two columns of 20 cards. Each drop is made twice against them:
 
 * **before**, the old board's way, replayed: ``web/board-model.js`` (until issue 11) sent
   one PATCH for the dragged card, then one PATCH per card of the target column whose
@@ -10,7 +13,9 @@ made twice against the same live Django and realtime node, with 100 subscribers 
 * **after**: one ``POST /api/tasks/<id>/move/`` with ``after`` and ``If-Match``.
 
 For each, the events the drop produced (the sprint's ``seq`` before and after) and the time
-from the first request sent until every subscriber has the drop's last event.
+from the first request sent until every subscriber has the drop's last event. Load generator
+mode ``drops``; the first part of the report's section 8 (`bench.workloads.rebalance` is the
+second).
 """
 
 from __future__ import annotations
@@ -18,17 +23,83 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from bench.loadgen import EventBook, close_all, connect_many, log, mark, now, stats_ms
+from bench.api_server import Django
+from bench.harness import log, measure
+from bench.loadgen import EventBook, close_all, connect_subscribers, mark, now, stats_ms
+from bench.loadgen import log as say
+from bench.procs import LoadGen, Server
+from bench.profiles import Profile
+from bench.subjects import start_subject
+from bench.tables import DASH, X, fmt, table
 from bench.wire import HttpClient
 
-__all__ = ["OldOrders", "drops"]
+__all__ = ["OldOrders", "generate", "run", "section"]
 
+#: The two columns the drops go between (both allow a started task; no date rule refuses).
+COLUMNS = ("in_progress", "testing")
+COLUMN_SIZE = 20
+SUBSCRIBERS = 100
 #: Connections a browser opens to one host (HTTP/1.1): the old client's parallel PATCHes.
 BROWSER_CONNECTIONS = 6
 #: Seqs watched ahead of a drop: more than 1 + k + a rebalance of a 21-card column.
 SEQ_WINDOW = 64
+
+
+# --- coordinator ------------------------------------------------------------------------
+
+
+def _seed(django: Django, api: Server, board: dict[str, Any]) -> dict[str, Any]:
+    """Two columns of ``COLUMN_SIZE`` cards in the board's sprint: ids in board order,
+    and every card's version."""
+    token, sprint = board["api_token"], board["sprint"]
+    for status in COLUMNS:
+        for n in range(COLUMN_SIZE):
+            django.call(api, "POST", "/api/tasks/", {"name": f"{status} card {n}",
+                                                     "sprint": sprint, "status": status},
+                        token)
+    tasks: list[dict[str, Any]] = []
+    url: str | None = f"/api/tasks/?sprint={sprint}"
+    while url:
+        parts = urlsplit(url)  # `next` is absolute: keep its path and query
+        page = django.call(api, "GET", f"{parts.path}?{parts.query}", None, token)
+        tasks += page["results"]
+        url = page["next"]
+    columns = {s: [t["id"] for t in sorted((t for t in tasks if t["status"] == s),
+                                            key=lambda t: (t["rank"], t["id"]))]
+               for s in COLUMNS}
+    return {"columns": columns, "versions": {t["id"]: t["version"] for t in tasks}}
+
+
+def run(p: Profile) -> dict[str, Any]:
+    """A drop into a column of 20, the old way (replayed) and as one move, 100 subscribers."""
+    if not p.drops:
+        return {"skipped": "no drops in this profile"}
+    with tempfile.TemporaryDirectory(prefix="bench-drops-") as tmp, ExitStack() as stack:
+        django = Django(Path(tmp), p.log_dir)
+        django.migrate()
+        node = stack.enter_context(start_subject("watercooler", log_dir=p.log_dir))
+        api = stack.enter_context(django.start(node.port))
+        board = django.board(api)
+        spec = {"port": node.port, "django_port": api.port, "subscribers": SUBSCRIBERS,
+                "drops": p.drops, "seed": 11, **board, **_seed(django, api, board)}
+        (result,), s = measure([node], [LoadGen("drops", spec)], timeout=900)
+        result.update({"columns": list(COLUMNS), "column_size": COLUMN_SIZE,
+                       "node_cpu_s": s.cost("drops_start", "drops_end")["server_cpu_s"]})
+        for name, row in result["variants"].items():
+            log.info("drops %s: %.1f requests, %.1f events per drop, settled p50 %.1f ms "
+                     "p99 %.1f ms", name, row["requests_mean"], row["events_mean"],
+                     row["settled"]["p50"] or -1, row["settled"]["p99"] or -1)
+    result["django"] = "gunicorn 1 worker gthread x4, SQLite, outbox delivery thread"
+    return result
+
+
+# --- load generator (mode ``drops``) -------------------------------------------------------
 
 
 class OldOrders:
@@ -98,7 +169,7 @@ async def _settled(book: EventBook, first: int, last: int, started: float) -> di
         await asyncio.wait_for(asyncio.gather(*(book.complete[s] for s in seqs)), 30.0)
     except TimeoutError:
         missing = sum(book.subscribers - book.count.get(s, 0) for s in seqs)
-        log(f"seqs {first + 1}..{last}: {missing} frames missing after 30 s")
+        say(f"seqs {first + 1}..{last}: {missing} frames missing after 30 s")
         return {"ms": None, "missing": missing}
     return {"ms": (max(book.last[s] for s in seqs) - started) * 1000, "missing": 0}
 
@@ -139,14 +210,11 @@ async def _move(board: Board, book: EventBook, task: int, status: str, after: in
             **await _settled(book, seq0, seq1, started)}
 
 
-async def drops(spec: dict[str, Any]) -> dict[str, Any]:
+async def generate(spec: dict[str, Any]) -> dict[str, Any]:
     """``drops`` drops, alternately from one column into the other (both start with 20)."""
     subs = spec["subscribers"]
     book = EventBook(subs)
-    clients, _, failed = await connect_many(
-        spec, subs, lambda i: f"/{spec['sprint']}/?token={spec['ws_token']}", book.on_message)
-    if failed:
-        raise SystemExit(f"{failed} subscribers could not connect")
+    clients = await connect_subscribers(spec, subs, book.on_message)
     board = Board(spec)
     columns = {name: list(ids) for name, ids in spec["columns"].items()}
     names = list(columns)
@@ -181,3 +249,49 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "events_min": min(events, default=0), "lost_frames": sum(r["missing"] for r in rows),
             "settled": stats_ms([r["ms"] / 1000 for r in rows if r["ms"] is not None]),
             "answered": stats_ms([r["answered"] for r in rows])}
+
+
+# --- report -----------------------------------------------------------------------------
+
+
+def section(w: dict[str, Any]) -> list[str]:
+    """``### A drop into a column of 20``, from the workload's own results."""
+    before, after = w["variants"]["before"], w["variants"]["after"]
+    subs = w["subscribers"]
+    out = ["### A drop into a column of 20", "",
+           f"{w['drops']} drops of a card into a column of {w['column_size']} (alternately "
+           f"between {' and '.join(w['columns'])}; the target column held "
+           f"{', '.join(map(str, w['column_sizes']))} cards after each drop), {subs} "
+           "websocket subscribers of the sprint, live Django (" + w.get("django", "") + ") and "
+           "one realtime node. Each drop is made twice in a row, so both rows share the "
+           "machine's minute:", "",
+           "* **before** replays the old client (`web/board-model.js` until issue 11): one "
+           "PATCH for the dragged card, then one PATCH per card whose `order` its `renumber` "
+           "changed, k of them, 6 at a time as a browser's connections allow. `order` no "
+           "longer exists, so the replay PATCHes `description` instead; k is computed by "
+           "the old algorithm (ported in `bench/workloads/drops.py`) on the same drops. The "
+           "requests, transactions and events are the old drop's; what each PATCH wrote is "
+           "not, and the card does not move in this row.",
+           "* **after** is one `POST /api/tasks/<id>/move/` with `after` and `If-Match`.", "",
+           "*Until all have it*: from the first request sent until every subscriber has the "
+           "drop's last event (the board is the same everywhere). *Answered*: until the "
+           "dropping client has the answer to its last request.", ""]
+    head = ["drop", "requests / drop", f"events / drop (min{DASH}max)",
+            f"frames fanned out / drop ({subs} subscribers)", "answered p50 ms",
+            "until all have it p50 ms", "p99 ms", "lost frames"]
+    rows = []
+    for name, v in (("before (old client, replayed)", before), ("after (one move)", after)):
+        rows.append([name, fmt(v["requests_mean"]),
+                     f"{fmt(v['events_mean'])} ({v['events_min']}{DASH}{v['events_max']})",
+                     fmt(v["events_mean"] * subs, 0), fmt(v["answered"]["p50"]),
+                     fmt(v["settled"]["p50"]),
+                     fmt(v["settled"]["p99"]), fmt(v["lost_frames"])])
+    out += table(head, rows)
+    ratio = before["events_mean"] / after["events_mean"] if after["events_mean"] else None
+    faster = (before["settled"]["p50"] / after["settled"]["p50"]
+              if before["settled"]["p50"] and after["settled"]["p50"] else None)
+    out += [f"One drop now fans out {fmt(ratio)}{X} fewer events, and every board shows it "
+                f"{fmt(faster)}{X} sooner (p50). An event count above 1 after the change is a "
+                "rebalance in that drop (the column's other cards get new ranks, one event "
+                "each).", ""]
+    return out

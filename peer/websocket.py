@@ -1,6 +1,6 @@
 """The websocket to the realtime server: connect with a ticket, send and receive frames, reconnect.
 
-Reconnects with exponential backoff and full jitter (docs/protocol.md §5). The
+Reconnects with exponential backoff and full jitter (`signaling.backoff`). The
 connect function is injectable so tests can drive faults deterministically; the
 default is ``websockets``' asyncio client. This module knows frames only as JSON
 objects: what they mean is the client's business (`peer.client`).
@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any, Protocol
@@ -21,6 +20,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from signaling.backoff import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
 from signaling.protocol import MAX_MESSAGE_BYTES, Close, encode
 
 __all__ = [
@@ -29,7 +29,6 @@ __all__ = [
     "SignalingError",
     "State",
     "Transport",
-    "backoff_delay",
     "with_token",
 ]
 
@@ -38,19 +37,6 @@ logger = logging.getLogger(__name__)
 #: Close codes after which reconnecting with the same ticket cannot help.
 AUTH_CLOSES = frozenset({Close.UNAUTHORIZED, Close.FORBIDDEN})
 FATAL_CLOSES = frozenset({Close.MESSAGE_TOO_BIG})
-
-
-def backoff_delay(attempt: int, base: float = 0.5, cap: float = 30.0,
-                  rng: random.Random | None = None) -> float:
-    """Seconds to wait before reconnect ``attempt`` (0-based): uniform in [0, min(cap, base·2ⁿ)].
-
-    Full jitter spreads a crowd of clients that lost the same server over the whole
-    window instead of having them all come back at once.
-    """
-    if attempt < 0:
-        raise ValueError("attempt must be >= 0")
-    ceiling = min(cap, base * 2.0 ** min(attempt, 64))
-    return (rng or random).uniform(0.0, ceiling)
 
 
 def with_token(url: str, token: str | None) -> str:
@@ -116,8 +102,9 @@ class SignalingConnection:
     def __init__(self, url: str, token: str | None, on_frame: FrameHandler, *,
                  on_state: Callable[[State, State], None] | None = None,
                  connect: ConnectFunction | None = None, renew: Renewer | None = None,
-                 base: float = 0.5, cap: float = 30.0, stable_after: float = 10.0,
-                 rng: random.Random | None = None) -> None:
+                 base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP,
+                 stable_after: float = 10.0, random: Callable[[], float] | None = None
+                 ) -> None:
         self.url = url
         self.token = token
         self.base, self.cap, self.stable_after = base, cap, stable_after
@@ -125,7 +112,7 @@ class SignalingConnection:
         self._on_state = on_state
         self._connect = connect or default_connect
         self._renew = renew
-        self._rng = rng
+        self._random = random
         self._state = State.DISCONNECTED
         self._ws: Transport | None = None
         self._should_connect = True  # what the application wants, apart from the state
@@ -154,11 +141,6 @@ class SignalingConnection:
         except (ConnectionClosed, OSError):
             return False
         return True
-
-    async def drop(self) -> None:
-        """Close the current websocket (abnormally for the app) so that `run` reconnects."""
-        if self._ws is not None:
-            await self._ws.close(4000, "client drop")
 
     async def close(self) -> None:
         """Stop for good: close the websocket with 1000 and make `run` return."""
@@ -191,7 +173,8 @@ class SignalingConnection:
                 elif self._stable:
                     attempt = 0
                 self._set_state(State.DISCONNECTED)
-                delay = backoff_delay(attempt, self.base, self.cap, self._rng)
+                delay = backoff_delay(attempt, base=self.base, cap=self.cap,
+                                      random=self._random)
                 attempt += 1
                 logger.info("signaling %s: reconnecting in %.2f s (attempt %d)", self.url,
                             delay, attempt)

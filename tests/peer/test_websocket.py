@@ -1,37 +1,16 @@
-"""`peer.signaling`: full-jitter backoff, token URLs, and reconnects driven by a fake socket."""
+"""`peer.websocket`: token URLs and reconnects, driven by a fake socket."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Close as CloseFrame
 
-from peer.signaling import SignalingConnection, SignalingError, State, backoff_delay, with_token
-
-
-def test_backoff_is_full_jitter_under_an_exponential_cap() -> None:
-    rng = random.Random(1)
-    for attempt in range(12):
-        ceiling = min(30.0, 0.5 * 2**attempt)
-        samples = [backoff_delay(attempt, rng=rng) for _ in range(200)]
-        assert all(0.0 <= s <= ceiling for s in samples)
-        assert max(samples) > ceiling * 0.8  # spread over the whole window
-        assert min(samples) < ceiling * 0.2
-
-
-def test_backoff_is_deterministic_with_a_seeded_rng() -> None:
-    assert backoff_delay(3, rng=random.Random(5)) == backoff_delay(3, rng=random.Random(5))
-
-
-def test_backoff_caps_huge_attempts_and_refuses_negative() -> None:
-    assert 0 <= backoff_delay(10_000, base=1, cap=2, rng=random.Random(0)) <= 2
-    with pytest.raises(ValueError):
-        backoff_delay(-1)
+from peer.websocket import SignalingConnection, SignalingError, State, with_token
 
 
 def test_with_token_sets_or_replaces_the_token() -> None:
