@@ -3,9 +3,9 @@
 It ties the pieces together: the websocket (`peer.websocket`), the authoritative events
 (`peer.follow`, on `peer.events`'s algorithm), drag numbering and dedupe (`peer.drag`)
 and the WebRTC mesh (`peer.mesh`). Drags go peer to peer where a data channel is open
-and through one ``relay`` frame for every other peer (docs/protocol.md §8). Over 300 lines because `Peer`
-is the one class a library user meets: its frame dispatch and lifecycle read best together;
-every algorithm it uses lives in the modules above.
+and through one ``relay`` frame for every other peer (docs/protocol.md §8). Over 300
+lines because `Peer` is the one class a library user meets: its frame dispatch and
+lifecycle read best together; every algorithm it uses lives in the modules above.
 """
 
 from __future__ import annotations
