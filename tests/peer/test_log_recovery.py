@@ -43,36 +43,53 @@ def short_history(settings: Any) -> Iterator[RealtimeServer]:
     server.stop()
 
 
+class Gate:
+    """The peer's websockets: `cut()` drops the open one, and reconnections wait until
+    `mend()`."""
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.open.set()
+        self.sockets: list[Any] = []
+
+    async def connect(self, url: str) -> Any:
+        await self.open.wait()
+        ws = await ws_connect(url, open_timeout=10)
+        self.sockets.append(ws)
+        return ws
+
+    async def cut(self, peer: Peer) -> None:
+        self.open.clear()
+        for ws in self.sockets:
+            await ws.close(code=4009)  # as if the server had cut a slow consumer
+        await until(lambda: not peer.connected, what="offline")
+
+    def mend(self) -> None:
+        self.open.set()
+
+
 @pytest.fixture
 async def offline_peer(short_history: RealtimeServer, board: Board
-                       ) -> AsyncIterator[tuple[Peer, CountingTransport, asyncio.Event, int]]:
-    """A peer of a sprint with three tasks, whose reconnections wait for the gate."""
+                       ) -> AsyncIterator[tuple[Peer, CountingTransport, Gate, int]]:
+    """A peer of a sprint with three tasks, whose websocket the test can cut."""
     sprint = (await asyncio.to_thread(board.sprint, "Offline"))["id"]
     for name in ("a", "b", "c"):
         await asyncio.to_thread(board.task, sprint, name)
     transport = CountingTransport()
-    gate = asyncio.Event()
-    gate.set()
-
-    async def gated(url: str) -> Any:
-        await gate.wait()
-        return await ws_connect(url, open_timeout=10)
-
+    gate = Gate()
     async with ApiClient(board.base_url, token=board.token, transport=transport) as api:
-        peer = await join(api, sprint, connect=gated, webrtc=False, backoff_base=0.05)
+        peer = await join(api, sprint, connect=gate.connect, webrtc=False, backoff_base=0.05)
         try:
             yield peer, transport, gate, sprint
         finally:
             await peer.close()
 
 
-async def _go_offline_while(board: Board, peer: Peer, gate: asyncio.Event, sprint: int,
+async def _go_offline_while(board: Board, peer: Peer, gate: Gate, sprint: int,
                             changes: int) -> dict[int, dict[str, Any]]:
     """Cut the peer off, make `changes` renames over REST and wait until the realtime server
     has them all (far more than its history holds); returns the tasks as REST has them."""
-    gate.clear()
-    await peer.drop_connection()
-    await until(lambda: not peer.connected, what="offline")
+    await gate.cut(peer)
     tasks = sorted(peer.board.tasks)
     for n in range(changes):
         await asyncio.to_thread(board.patch, f"/api/tasks/{tasks[n % len(tasks)]}/",
@@ -101,13 +118,13 @@ def _reloads(requests: list[str], sprint: int) -> list[str]:
 
 
 async def test_a_peer_offline_past_the_servers_history_catches_up_from_the_log(
-        offline_peer: tuple[Peer, CountingTransport, asyncio.Event, int], board: Board) -> None:
+        offline_peer: tuple[Peer, CountingTransport, Gate, int], board: Board) -> None:
     peer, transport, gate, sprint = offline_peer
     before = len(transport.requests)
     resyncs: list[dict[str, Any]] = []
     peer.events.on(lambda e: e.get("type") == "resync" and resyncs.append(e))
     expected = await _go_offline_while(board, peer, gate, sprint, changes=9)
-    gate.set()
+    gate.mend()
     await until(lambda: peer.board.tasks == expected, timeout=20, what="caught up")
     after = transport.requests[before:]
     assert resyncs, "the server's history (3 events) cannot replay 9: it says resync"
@@ -119,7 +136,7 @@ async def test_a_peer_offline_past_the_servers_history_catches_up_from_the_log(
 
 
 async def test_past_the_logs_retention_the_peer_is_told_and_reloads(
-        offline_peer: tuple[Peer, CountingTransport, asyncio.Event, int], board: Board,
+        offline_peer: tuple[Peer, CountingTransport, Gate, int], board: Board,
         settings: Any) -> None:
     from django.utils import timezone
 
@@ -133,7 +150,7 @@ async def test_past_the_logs_retention_the_peer_is_told_and_reloads(
     await asyncio.to_thread(lambda: OutboxEvent.objects.filter(sprint_id=sprint).update(
         created_at=long_ago, delivered_at=long_ago))
     assert await asyncio.to_thread(prune) > 0
-    gate.set()
+    gate.mend()
     await until(lambda: peer.board.tasks == expected, timeout=20, what="reloaded")
     after = transport.requests[before:]
     assert any(r.startswith(f"GET /api/sprints/{sprint}/events/?") for r in after), after
@@ -141,7 +158,7 @@ async def test_past_the_logs_retention_the_peer_is_told_and_reloads(
 
 
 async def test_a_stream_restarted_lower_makes_the_peer_reload(
-        offline_peer: tuple[Peer, CountingTransport, asyncio.Event, int], board: Board,
+        offline_peer: tuple[Peer, CountingTransport, Gate, int], board: Board,
         short_history: RealtimeServer) -> None:
     """The server's history of the sprint restarted lower numbered (a reset, a new epoch)
     while the peer was away: its ``welcome.seq`` is below the peer's ``last``, and only a
@@ -149,9 +166,7 @@ async def test_a_stream_restarted_lower_makes_the_peer_reload(
     from tests.peer.conftest import post_events
 
     peer, transport, gate, sprint = offline_peer
-    gate.clear()
-    await peer.drop_connection()
-    await until(lambda: not peer.connected, what="offline")
+    await gate.cut(peer)
     assert peer.stream.last is not None and peer.stream.last > 2
     short_history.stop()
     short_history.start()
@@ -160,7 +175,7 @@ async def test_a_stream_restarted_lower_makes_the_peer_reload(
     (result,) = (await asyncio.to_thread(post_events, short_history, [event]))["results"]
     assert result["status"] == "accepted"
     before = len(transport.requests)
-    gate.set()
+    gate.mend()
     await until(lambda: bool(_reloads(transport.requests[before:], sprint)), timeout=20,
                 what="a reload")
     sprint_seq = (await asyncio.to_thread(board.http.get, f"/api/sprints/{sprint}/")).json()["seq"]
