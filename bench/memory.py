@@ -36,7 +36,7 @@ async def heap_per_connection(n: int = 1000) -> dict[str, Any]:
 
     port = free_port()
     app = ScrumApplication(Config(port=port, secret=BENCH_SECRET))
-    await app.broker.start()
+    await app.node.broker.start()
     server = tornado.httpserver.HTTPServer(app)
     server.listen(port, "127.0.0.1")
     gc.collect()
@@ -52,7 +52,7 @@ async def heap_per_connection(n: int = 1000) -> dict[str, Any]:
     await asyncio.sleep(1.0)
     gc.collect()
     after = tracemalloc.take_snapshot()
-    held = len(app.peers)
+    held = len(app.node.peers)
     gen.stdin.write(b"OK\nOK\n")
     await gen.stdin.drain()
     await gen.wait()

@@ -1,124 +1,29 @@
-"""``ScrumApplication``: the URL table and the shared state every handler reaches.
+"""``ScrumApplication``: the realtime server's URL table, each handler given what it needs.
 
-It keeps the subscribers of each sprint (the seed chapter's design) and every local peer by
-id, owns the broker, the metrics and the configuration, and delivers envelopes to local
-connections, each frame encoded once for all of them.
+The shared state lives in ``signaling.node.Node``; every route hands its handler the parts
+it uses as keyword arguments of Tornado's ``initialize()`` (as Tornado's own demos and
+websocket tests do), so no handler imports this module and none reaches into the
+application object.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-from collections import Counter
-from collections.abc import Coroutine
-from typing import Any, Protocol
+from typing import Any
 
 import tornado.web
 from tornado.log import access_log
 
-from signaling.admission import ConnectionSlots
-from signaling.broker import Broker, Envelope, PeerInfo, create_broker
+from signaling.broker import Broker
 from signaling.config import Config
-from signaling.events import EventsHandler
-from signaling.framing import text_frame
 from signaling.handlers import HealthHandler, IndexHandler, MetricsHandler
-from signaling.history import History
-from signaling.keepalive import Keepalive
-from signaling.metrics import Metrics
-from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
-from signaling.ratelimit import LogBudget
+from signaling.ingest import IngestHandler
+from signaling.node import Node
 from signaling.sprint import SprintHandler
 
-__all__ = ["Connection", "ScrumApplication"]
-
-log = logging.getLogger(__name__)
-
-
-class Connection(Protocol):
-    """A local websocket as the application sees it (``SprintHandler`` is the real one)."""
-
-    peer_id: str
-    sprint: int
-
-    def send(self, frame: bytes, wire: bytes | None = None) -> bool:
-        """Queue an encoded text frame; False if it was not (closed or too far behind).
-
-        ``wire``, when given, is ``frame`` already framed by ``framing.text_frame``; the
-        caller then counts the frame in ``frames_out`` itself.
-        """
-        ...
-
-    def close(self, code: int | None = None, reason: str | None = None) -> None: ...
-
-
-class ChannelPairs:
-    """Which peers report an open data channel with which (``channels`` frames; metrics).
-
-    A pair counts while either of its peers claims it, and goes when one of them leaves.
-    Each peer's pairs are indexed, so a leave costs its own pairs, not a scan of them all.
-    """
-
-    def __init__(self) -> None:
-        self._claims: dict[str, frozenset[str]] = {}
-        self._pairs: Counter[frozenset[str]] = Counter()
-        self._of: dict[str, set[frozenset[str]]] = {}
-
-    def __len__(self) -> int:
-        return len(self._pairs)
-
-    def report(self, peer: str, others: tuple[str, ...]) -> None:
-        self._unclaim(peer)
-        claimed = frozenset(o for o in others if o != peer)
-        if claimed:
-            self._claims[peer] = claimed
-        for other in claimed:
-            pair = frozenset((peer, other))
-            if not self._pairs[pair]:
-                self._of.setdefault(peer, set()).add(pair)
-                self._of.setdefault(other, set()).add(pair)
-            self._pairs[pair] += 1
-
-    def forget(self, peer: str) -> None:
-        """``peer`` left: its claims, and every pair it is in, go."""
-        self._unclaim(peer)
-        for pair in self._of.pop(peer, set()):
-            del self._pairs[pair]
-            (other,) = pair - {peer}
-            self._drop_index(other, pair)
-            claims = self._claims.get(other)
-            if claims is not None and peer in claims:
-                rest = claims - {peer}
-                if rest:
-                    self._claims[other] = rest
-                else:
-                    del self._claims[other]
-
-    def _unclaim(self, peer: str) -> None:
-        for other in self._claims.pop(peer, frozenset()):
-            pair = frozenset((peer, other))
-            left = self._pairs.get(pair, 0) - 1
-            if left > 0:
-                self._pairs[pair] = left
-                continue
-            self._pairs.pop(pair, None)
-            self._drop_index(peer, pair)
-            self._drop_index(other, pair)
-
-    def _drop_index(self, peer: str, pair: frozenset[str]) -> None:
-        pairs = self._of.get(peer)
-        if pairs is not None:
-            pairs.discard(pair)
-            if not pairs:
-                del self._of[peer]
-
-
-#: Error-frame log lines per second for the whole node (clients cause them at will).
-ERROR_LOG_RATE = 10.0
-ERROR_LOG_BURST = 50.0
+__all__ = ["ScrumApplication"]
 
 _QUIET_PATHS = frozenset({"/healthz", "/metrics"})
-_PEER_LEFT = b'{"type":"peer_left",'
 
 
 def _log_request(handler: tornado.web.RequestHandler) -> None:
@@ -143,165 +48,22 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 class ScrumApplication(tornado.web.Application):
-    """The realtime server's application: routes, sprint subscriptions, broker, metrics."""
+    """The realtime server's application: ``node`` holds its state, the routes serve it."""
 
     def __init__(self, config: Config, broker: Broker | None = None) -> None:
-
-        self.config = config
-        self.metrics = Metrics()
-        self.history = History(max_size=config.history_size, max_age=config.history_age,
-                               max_sprints=config.history_sprints)
-        self.broker = broker or create_broker(
-            config.broker, self.deliver, self.history, prefix=config.redis_prefix,
-            presence_ttl=config.presence_ttl, metrics=self.metrics,
-            replay_cache_size=config.replay_cache_size)
-        #: sprint id -> peer id -> connection, for this node's connections only.
-        self.subscribers: dict[int, dict[str, Connection]] = {}
-        self.peers: dict[str, Connection] = {}
-        self.channels = ChannelPairs()
-        self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
-                                     per_user=config.max_connections_per_user)
-        self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
-        self.closing = False
-        self._tasks: set[asyncio.Task[Any]] = set()
-        #: One timer pings every connection (Tornado's own pinger is a task per socket).
-        self.keepalive = Keepalive(config.ping_interval) if config.ping_interval > 0 else None
+        self.node = node = Node(config, broker)
         routes: list[Any] = [
-            (r"/", IndexHandler),
-            (r"/healthz", HealthHandler),
-            (r"/metrics", MetricsHandler),
-            (r"/events/?", EventsHandler),
-            (r"/(?P<sprint>[0-9]+)/?", SprintHandler),
+            (r"/", IndexHandler, {"debug": config.debug}),
+            (r"/healthz", HealthHandler, {"node": node}),
+            (r"/metrics", MetricsHandler, {"metrics": node.metrics, "broker": node.broker}),
+            (r"/events/?", IngestHandler, {"config": config, "broker": node.broker,
+                                           "metrics": node.metrics}),
+            (r"/(?P<sprint>[0-9]+)/?", SprintHandler, {"node": node}),
         ]
         super().__init__(
             routes,
-            websocket_ping_interval=None,  # self.keepalive pings instead
+            websocket_ping_interval=None,  # node.keepalive pings instead
             websocket_max_message_size=config.max_message_size,
             compress_response=False,
             log_function=_log_request,
         )
-
-    # subscriptions ------------------------------------------------------------------------
-    async def join(self, conn: Connection, info: PeerInfo) -> tuple[list[PeerInfo], int | None]:
-        """Subscribe ``conn`` to its sprint; the peers already there and the latest seq.
-
-        The connection is registered first (frames for it wait until its welcome is sent),
-        then it is announced to the others.
-        """
-        sprint = conn.sprint
-        first = sprint not in self.subscribers
-        self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
-        self.peers[conn.peer_id] = conn
-        self._count()
-        if first:
-            await self.broker.subscribe(sprint)
-        others = [p for p in await self.broker.peers(sprint) if p.peer != conn.peer_id]
-        await self.broker.join(sprint, info)
-        latest = await self.broker.latest(sprint)
-        return others, latest
-
-    async def announce(self, conn: Connection, info: PeerInfo) -> None:
-        frame = encode(peer_joined_frame(info.peer, info.user.to_wire())).encode()
-        await self.broker.publish(Envelope(conn.sprint, frame, "presence", exclude=conn.peer_id))
-
-    async def leave(self, conn: Connection) -> None:
-        """Unsubscribe ``conn`` and tell the others it left."""
-        sprint = conn.sprint
-        members = self.subscribers.get(sprint)
-        if members is None or members.pop(conn.peer_id, None) is None:
-            return
-        self.peers.pop(conn.peer_id, None)
-        self.channels.forget(conn.peer_id)
-        self.metrics.datachannel_pairs.set(len(self.channels))
-        last = not members
-        if last:
-            del self.subscribers[sprint]
-            self.metrics.forget_sprint(sprint)
-        self._count()
-        await self.broker.leave(sprint, conn.peer_id)
-        # Also while shutting down: peers on other nodes must hear of it.
-        frame = encode(peer_left_frame(conn.peer_id)).encode()
-        await self.broker.publish(Envelope(sprint, frame, "presence", exclude=conn.peer_id))
-        if last:
-            await self.broker.unsubscribe(sprint)
-
-    def report_channels(self, conn: Connection, peers: tuple[str, ...]) -> None:
-        """``conn`` has data channels with ``peers`` (other peers of its sprint, checked).
-
-        Ignored once ``conn`` has left: a report whose check awaited the broker can finish
-        after the leave that forgot the connection's pairs, and must not bring them back.
-        """
-        if self.peers.get(conn.peer_id) is not conn:
-            return
-        self.channels.report(conn.peer_id, peers)
-        self.metrics.datachannel_pairs.set(len(self.channels))
-
-    def _count(self) -> None:
-        self.metrics.connections.set(len(self.peers))
-        self.metrics.sprints.set(len(self.subscribers))
-
-    # delivery -----------------------------------------------------------------------------
-    def deliver(self, envelope: Envelope) -> None:
-        """Write an envelope to its recipients on this node (the broker's callback).
-
-        The frame is encoded once (by the publisher) and framed once here; every
-        recipient's socket gets the same bytes.
-        """
-        if envelope.kind == "presence" and envelope.frame.startswith(_PEER_LEFT):
-            self._forget_channels(envelope.frame)
-        if envelope.to is not None:
-            found = (self.peers.get(p) for p in envelope.to if p != envelope.exclude)
-            targets = [c for c in found if c is not None and c.sprint == envelope.sprint]
-        else:
-            members = self.subscribers.get(envelope.sprint)
-            if not members:
-                return
-            exclude = envelope.exclude
-            targets = [c for p, c in members.items() if p != exclude]
-        frame = envelope.frame
-        wire = text_frame(frame)
-        sent = 0
-        for conn in targets:
-            if conn.send(frame, wire):
-                sent += 1
-        if sent:
-            self.metrics.frames_out.inc(sent)  # once per broadcast, not per frame
-            if envelope.kind == "relay":
-                self.metrics.relay_deliveries.inc(sent)
-
-    def _forget_channels(self, peer_left: bytes) -> None:
-        """A peer left (on any node): this node's peers' channels with it are gone too.
-
-        Its own node forgets them on leave; the others learn of it only from this frame.
-        """
-        peer = json.loads(peer_left).get("peer")
-        if isinstance(peer, str):
-            self.channels.forget(peer)
-            self.metrics.datachannel_pairs.set(len(self.channels))
-
-    # lifecycle ----------------------------------------------------------------------------
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        """Run ``coro`` in the background, kept referenced and awaited on shutdown."""
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
-
-    async def shutdown(self) -> None:
-        """Close every socket with 1001 and wait (up to the grace period) for them to go."""
-        self.closing = True
-        if self.keepalive is not None:
-            self.keepalive.stop()
-        conns = list(self.peers.values())
-        log.info("shutting down: closing %d connections with 1001", len(conns))
-        for conn in conns:
-            conn.close(Close.GOING_AWAY, "server shutting down")
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.shutdown_grace
-        while (self.peers or self._tasks) and loop.time() < deadline:
-            await asyncio.sleep(0.02)
-        await self.broker.close()

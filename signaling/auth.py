@@ -163,9 +163,6 @@ class ReplayCache:
         self.since = int(clock())
         self._seen: OrderedDict[str, float] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._seen)
-
     def claim(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
         """Take ``nonce`` for ``ttl`` seconds, unless it was taken or predates the memory."""
         if timestamp < self.since:

@@ -3,36 +3,30 @@
 Two calls are kept apart, as in python-socketio's pub/sub manager: ``publish`` hands an
 ``Envelope`` (the frame already encoded, plus who gets it) to every node subscribed to the
 sprint, and each node's ``deliver`` callback writes it to its own local connections.
-``MemoryBroker`` (one process, the default) calls ``deliver`` directly. ``RedisBroker``
-(``signaling.redis_broker``, for several nodes) implements the same methods with
-``Envelope.pack()`` bytes published on a per-sprint channel, a listener calling ``deliver``
-with ``Envelope.unpack()``, presence in a hash with a heartbeat TTL per node, and
-``record_event`` as one atomic script over a capped list. The broker also keeps the replay
-memory of ``POST /events/`` (``claim_nonce``), shared by every node with Redis.
+``MemoryBroker`` (``signaling.memory_broker``: one process, the default) calls ``deliver``
+directly. ``RedisBroker`` (``signaling.redis_broker``, for several nodes) implements the
+same methods with ``Envelope.pack()`` bytes published on a per-sprint channel, a listener
+calling ``deliver`` with ``Envelope.unpack()``, presence in a hash with a heartbeat TTL per
+node, and ``record_event`` as one atomic script over a capped list. The broker also keeps
+the replay memory of ``POST /events/`` (``claim_nonce``), shared by every node with Redis.
+``signaling.node.create_broker`` picks one from the ``--broker`` URL.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import secrets
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from signaling.auth import NonceClaim, ReplayCache, User
+from signaling.auth import NonceClaim, User
 from signaling.history import EventStatus, History
 from signaling.protocol import encode, resync_frame
 
-if TYPE_CHECKING:
-    from signaling.metrics import Metrics
-
-__all__ = ["RECORDED_KINDS", "Broker", "BrokerError", "BrokerUnavailable", "Envelope",
-           "MemoryBroker", "PeerInfo", "create_broker", "reset_envelope"]
-
-log = logging.getLogger(__name__)
+__all__ = ["RECORDED_KINDS", "Broker", "BrokerError", "BrokerUnavailable", "Deliver",
+           "Envelope", "Member", "reset_envelope"]
 
 
 class BrokerError(Exception):
@@ -44,8 +38,8 @@ class BrokerUnavailable(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class PeerInfo:
-    """A peer of a sprint as presence lists it."""
+class Member:
+    """A peer of a sprint as presence lists it: its id and its user (``welcome.peers``)."""
 
     peer: str
     user: User
@@ -117,8 +111,10 @@ class Broker(ABC):
         """False while the transport is unreachable (the node is degraded). Default True."""
         return True
 
-    #: Why the broker is not up (None when it is).
-    last_error: str | None = None
+    @property
+    def last_error(self) -> str | None:
+        """Why the broker is not up (None when it is)."""
+        return None
 
     @property
     def label(self) -> str:
@@ -163,13 +159,13 @@ class Broker(ABC):
 
     # presence --------------------------------------------------------------------------------
     @abstractmethod
-    async def join(self, sprint: int, peer: PeerInfo) -> None: ...
+    async def join(self, sprint: int, peer: Member) -> None: ...
 
     @abstractmethod
     async def leave(self, sprint: int, peer: str) -> None: ...
 
     @abstractmethod
-    async def peers(self, sprint: int) -> list[PeerInfo]:
+    async def peers(self, sprint: int) -> list[Member]:
         """Every peer of the sprint, on every node, in join order."""
 
     async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
@@ -209,86 +205,3 @@ class Broker(ABC):
         Best effort: a nonce that cannot be given back only makes its request's exact
         retry refused (the sender signs a new attempt anyway).
         """
-
-
-class MemoryBroker(Broker):
-    """Everything in this process: the default for a single realtime node.
-
-    Its replay memory begins at its start: ``POST /events/`` signed before is refused.
-    """
-
-    def __init__(self, deliver: Deliver, history: History, *,
-                 replay_cache_size: int = 100_000) -> None:
-        super().__init__(deliver, history)
-        self._presence: dict[int, dict[str, PeerInfo]] = {}
-        self.replay = ReplayCache(max_size=replay_cache_size, clock=time.time)
-
-    async def subscribe(self, sprint: int) -> None:
-        pass  # every envelope is already local
-
-    async def unsubscribe(self, sprint: int) -> None:
-        pass
-
-    def publish_now(self, envelope: Envelope) -> None:
-        self.deliver(envelope)
-
-    async def join(self, sprint: int, peer: PeerInfo) -> None:
-        self._presence.setdefault(sprint, {})[peer.peer] = peer
-
-    async def leave(self, sprint: int, peer: str) -> None:
-        members = self._presence.get(sprint)
-        if members is not None:
-            members.pop(peer, None)
-            if not members:
-                del self._presence[sprint]
-
-    async def peers(self, sprint: int) -> list[PeerInfo]:
-        return list(self._presence.get(sprint, {}).values())
-
-    async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
-        members = self._presence.get(sprint, {})
-        return [p for p in peers if p not in members]
-
-    async def record_event(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
-                           reset: bool = False) -> EventStatus:
-        return self.history.append(sprint, seq, frame, epoch=epoch, reset=reset)
-
-    async def events_since(self, sprint: int, since: int) -> list[bytes] | None:
-        return self.history.since(sprint, since)
-
-    async def latest(self, sprint: int) -> int | None:
-        return self.history.latest(sprint)
-
-    async def claim_nonce(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
-        return self.replay.claim(nonce, timestamp, ttl)
-
-    async def release_nonce(self, nonce: str) -> None:
-        self.replay.release(nonce)
-
-
-def create_broker(url: str, deliver: Deliver, history: History, *,
-                  prefix: str = "watercooler:", presence_ttl: float = 15.0,
-                  metrics: Metrics | None = None, replay_cache_size: int = 100_000) -> Broker:
-    """The broker a ``--broker`` URL names: ``memory://`` (default), ``redis://`` or
-    ``rediss://`` (``redis[s]://[[user]:password@]host[:port][/db]``).
-
-    ``prefix`` starts every Redis key and channel; ``presence_ttl`` is how long a node
-    that stopped heart-beating keeps its peers listed (Redis only); ``replay_cache_size``
-    bounds the memory broker's replay memory (Redis keeps every nonce for its TTL).
-    """
-    scheme = url.partition("://")[0].lower()
-    if scheme == "memory":
-        return MemoryBroker(deliver, history, replay_cache_size=replay_cache_size)
-    if scheme in ("redis", "rediss"):
-        try:
-            from signaling.redis_broker import RedisBroker, redact
-        except ImportError as exc:
-            raise BrokerError(f"--broker {scheme}://: needs redis-py ({exc}); "
-                              "pip install -r requirements.txt") from None
-        try:
-            return RedisBroker(url, deliver, history, prefix=prefix,
-                               presence_ttl=presence_ttl, metrics=metrics)
-        except ValueError as exc:
-            raise BrokerError(f"--broker {redact(url)}: {exc}") from None
-    raise BrokerError(f"--broker {url}: unknown scheme {scheme!r}; expected memory://, "
-                      "redis:// or rediss://")

@@ -89,6 +89,13 @@ class Config:
                 *turn_ice_servers(self.turn_urls, self.turn_secret, user_id, ttl=self.turn_ttl)]
 
     @property
+    def limits(self) -> dict[str, int | float]:
+        """``welcome.limits``: what a client should stay under."""
+        rate = self.relay_rate
+        return {"relay_per_second": int(rate) if float(rate).is_integer() else rate,
+                "max_message_bytes": self.max_message_size}
+
+    @property
     def signal_burst(self) -> float:
         return 2 * self.signal_rate
 

@@ -20,7 +20,7 @@ import struct
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.websocket import WebSocketProtocol13
 
-__all__ = ["PING_FRAME", "framed_stream", "text_frame", "write_framed"]
+__all__ = ["PING_FRAME", "framed_stream", "queued_bytes", "text_frame", "write_framed"]
 
 _FIN_TEXT = 0x81
 _HEAD_SHORT = struct.Struct("!BB")
@@ -41,6 +41,20 @@ def text_frame(payload: bytes) -> bytes:
     else:
         head = _HEAD_64.pack(_FIN_TEXT, 127, size)
     return head + payload
+
+
+def queued_bytes(protocol: object) -> int:
+    """Bytes written to this connection that its socket has not taken yet (0 if closed).
+
+    Read from Tornado's IOStream write indexes (private, so read here only): exact at
+    every moment, where the futures of ``write_message`` resolve on a later turn of the
+    loop. The outbound budget (close 4009) and the pacing of ``resume`` read this.
+    """
+    try:
+        stream = protocol.stream  # type: ignore[attr-defined]
+        return stream._total_write_index - stream._total_write_done_index
+    except AttributeError:
+        return 0
 
 
 def framed_stream(protocol: object) -> IOStream | None:

@@ -1,23 +1,22 @@
 """Small HTTP handlers: health check, Prometheus metrics, and the debug-mode index page.
 
-The websocket lives in ``signaling.sprint`` and ``POST /events/`` in ``signaling.events``.
+The websocket lives in ``signaling.sprint`` and ``POST /events/`` in ``signaling.ingest``.
+Each handler gets what it reads as route keyword arguments (``initialize``).
 """
 
 from __future__ import annotations
 
 import logging
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import tornado.web
 
-from signaling.broker import BrokerUnavailable
-from signaling.metrics import CONTENT_TYPE
+from signaling.broker import Broker, BrokerUnavailable
+from signaling.metrics import CONTENT_TYPE, Metrics
+from signaling.node import Node
 
-if TYPE_CHECKING:
-    from signaling.app import ScrumApplication
-
-__all__ = ["HealthHandler", "IndexHandler", "MetricsHandler", "ScrumHandler"]
+__all__ = ["HealthHandler", "IndexHandler", "JsonHandler", "MetricsHandler"]
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,8 @@ socket.onmessage = function (message) {
 """
 
 
-class ScrumHandler(tornado.web.RequestHandler):
-    """Base of the HTTP handlers: typed access to the application's shared state."""
-
-    @property
-    def scrum(self) -> ScrumApplication:
-        return cast("ScrumApplication", self.application)
+class JsonHandler(tornado.web.RequestHandler):
+    """Base of the HTTP handlers: one JSON error body, and 503 for an unreachable broker."""
 
     def write_json_error(self, status: int, error: str, message: str) -> None:
         """The one error body of the HTTP endpoints: ``{"error", "message"}``."""
@@ -67,7 +62,7 @@ class ScrumHandler(tornado.web.RequestHandler):
         super().log_exception(typ, value, tb)
 
 
-class HealthHandler(ScrumHandler):
+class HealthHandler(JsonHandler):
     """``GET /healthz``: 200 while the server accepts connections (readiness probe).
 
     503 while shutting down, and while the broker is unreachable (``"status":
@@ -75,15 +70,18 @@ class HealthHandler(ScrumHandler):
     send new ones elsewhere.
     """
 
+    def initialize(self, node: Node) -> None:
+        self.node = node
+
     def get(self) -> None:
-        scrum = self.scrum
-        if scrum.closing:
+        node = self.node
+        if node.closing:
             self.write_json_error(503, "closing", "the server is shutting down")
             return
-        broker = scrum.broker
-        body: dict[str, Any] = {"status": "ok", "connections": len(scrum.peers),
-                                "sprints": len(scrum.subscribers), "broker": broker.label,
-                                "node": broker.node_id, "debug": scrum.config.debug}
+        broker = node.broker
+        body: dict[str, Any] = {"status": "ok", "connections": len(node.peers),
+                                "sprints": len(node.subscribers), "broker": broker.label,
+                                "node": broker.node_id, "debug": node.config.debug}
         if not broker.up:
             self.set_status(503)
             body.update(status="degraded", error="broker_unavailable",
@@ -91,21 +89,28 @@ class HealthHandler(ScrumHandler):
         self.finish(body)
 
 
-class MetricsHandler(ScrumHandler):
+class MetricsHandler(JsonHandler):
     """``GET /metrics``: the Prometheus text exposition of this server's registry."""
 
+    def initialize(self, metrics: Metrics, broker: Broker) -> None:
+        self.metrics = metrics
+        self.broker = broker
+
     def get(self) -> None:
-        metrics = self.scrum.metrics
-        metrics.broker_up.set(1 if self.scrum.broker.up else 0)
+        metrics = self.metrics
+        metrics.broker_up.set(1 if self.broker.up else 0)
         self.set_header("Content-Type", CONTENT_TYPE)
         self.finish(metrics.render())
 
 
-class IndexHandler(ScrumHandler):
+class IndexHandler(JsonHandler):
     """``GET /``: in debug mode, a page to paste the seed chapter's snippet into; else 404."""
 
+    def initialize(self, debug: bool) -> None:
+        self.debug = debug
+
     def get(self) -> None:
-        if not self.scrum.config.debug:
+        if not self.debug:
             raise tornado.web.HTTPError(404)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.finish(INDEX_HTML)

@@ -88,19 +88,9 @@ class History:
         self._clock = clock
         self._sprints: OrderedDict[int, SprintHistory] = OrderedDict()
 
-    def __len__(self) -> int:
-        return len(self._sprints)
-
     def latest(self, sprint: int) -> int | None:
         entry = self._sprints.get(sprint)
         return None if entry is None else entry.latest
-
-    def classify(self, sprint: int, seq: int, epoch: str = "",
-                 reset: bool = False) -> EventStatus:
-        """What ``append`` would answer, without changing anything."""
-        entry = self._sprints.get(sprint)
-        return classify(None if entry is None else entry.latest,
-                        "" if entry is None else entry.epoch, seq, epoch, reset)
 
     def append(self, sprint: int, seq: int, frame: bytes, *, epoch: str = "",
                reset: bool = False) -> EventStatus:

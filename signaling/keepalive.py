@@ -51,9 +51,6 @@ class Keepalive:
         self._hand = 0
         self._timer: PeriodicCallback | None = None
 
-    def __len__(self) -> int:
-        return sum(len(slot) for slot in self._wheel)
-
     def add(self, conn: Pingable) -> None:
         """Put ``conn`` on the wheel: first ping one interval from now. Starts the timer."""
         conn.awaiting_pong = False

@@ -1,8 +1,11 @@
 """The Watercooler websocket protocol, declared once: message types, codec, error and close codes.
 
 This module is the code form of ``docs/protocol.md``. The server (``signaling``) and the
-Python client (``peer``) both import it; the browser mirrors it in ``web/protocol.js``.
-It does no I/O.
+Python client (``peer``) both import it; the browser mirrors it in ``web/protocol.js``, and
+both are checked against the same examples (``docs/protocol/examples.json``). No I/O.
+
+Over 300 lines because the whole wire contract is one module, read top to bottom in the
+order of the page it mirrors.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar
 
 __all__ = [
     "DRAG_PHASES",
     "MAX_MESSAGE_BYTES",
+    "NO_ACTOR",
     "PROTOCOL_VERSION",
     "STATUSES",
     "Channels",
@@ -29,8 +33,10 @@ __all__ = [
     "Signal",
     "decode",
     "decode_drag",
+    "deeper_than",
     "encode",
     "event_frame",
+    "loads",
     "peer_joined_frame",
     "peer_left_frame",
     "relay_frame",
@@ -46,7 +52,7 @@ MAX_MESSAGE_BYTES = 64 * 1024
 STATUSES = ("not_started", "in_progress", "testing", "done")
 DRAG_PHASES = ("start", "move", "end")
 #: A relay may name at most this many recipients, a ``channels`` report this many peers
-#: (duplicates are dropped first: each peer counts once).
+#: (list entries: a peer named twice counts twice, and still gets one frame).
 MAX_RECIPIENTS = 64
 #: Peer ids are the server's: ``secrets.token_urlsafe`` output, 16 characters today. A
 #: client names one only to address it, so anything else cannot be a peer and is refused
@@ -266,7 +272,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
+def loads(text: str | bytes) -> Any:
+    """Parse JSON by the protocol's number rules: client frames and ``POST /events/`` alike.
+
+    Raises ``ValueError`` for what is not JSON, ``NaN``, ``Infinity`` and numbers beyond a
+    double such as ``1e999`` included (an integer of more than 4300 digits too), and
+    ``RecursionError`` for nesting the parser itself cannot follow.
+    """
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
+def deeper_than(value: Any, limit: int) -> bool:
     """Whether containers nest in ``value`` more than ``limit`` deep (``{}`` is 1 deep).
 
     Iterative, one level at a time, and it stops at the first level past ``limit``: the
@@ -295,7 +311,7 @@ def _check_forwardable(text: str, data: dict[str, Any]) -> None:
     escape), so the common frame pays for two string scans only.
     """
     if (text.count("{") + text.count("[") > MAX_DATA_DEPTH
-            and _deeper_than(data, MAX_DATA_DEPTH)):
+            and deeper_than(data, MAX_DATA_DEPTH)):
         raise _bad("data", f"nested deeper than {MAX_DATA_DEPTH}")
     if _SURROGATE_ESCAPE.search(text) is not None or (
             not text.isascii() and _SURROGATE_CHAR.search(text) is not None):
@@ -314,7 +330,7 @@ def decode(text: str | bytes) -> ClientMessage:
     if isinstance(text, bytes):
         raise ProtocolError(ErrorCode.BINARY_UNSUPPORTED, "binary frames are not accepted")
     try:
-        obj = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        obj = loads(text)
     except ValueError:
         raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
     except RecursionError:  # the parser's own bound, near the interpreter's recursion limit
@@ -431,7 +447,20 @@ def resync_frame(latest: int | None) -> dict[str, Any]:
     return {"type": "resync", "latest": latest}
 
 
+class _NoActor(Enum):
+    NO_ACTOR = "no actor"
+
+
+#: `event_frame`'s ``actor`` when the sender gave none: the frame has no ``actor`` key.
+NO_ACTOR = _NoActor.NO_ACTOR
+
+
 def event_frame(*, sprint: int, seq: int, action: str, model: str, id: int,
-                data: dict[str, Any] | None) -> dict[str, Any]:
-    return {"type": "event", "sprint": sprint, "seq": seq, "action": action, "model": model,
-            "id": id, "data": data}
+                data: dict[str, Any] | None,
+                actor: dict[str, Any] | _NoActor | None = NO_ACTOR) -> dict[str, Any]:
+    """``actor``: who made the change, ``{"id", "username"}``, or None for the system."""
+    frame = {"type": "event", "sprint": sprint, "seq": seq, "action": action, "model": model,
+             "id": id, "data": data}
+    if actor is not NO_ACTOR:
+        frame["actor"] = actor
+    return frame

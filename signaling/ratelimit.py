@@ -25,11 +25,6 @@ class TokenBucket:
         self._tokens = burst
         self._stamp = clock()
 
-    @property
-    def tokens(self) -> float:
-        self._refill()
-        return self._tokens
-
     def take(self, cost: float = 1.0) -> bool:
         """Spend ``cost`` tokens if there are that many; say whether it was allowed."""
         self._refill()
@@ -65,9 +60,6 @@ class MoveCoalescer(Generic[T]):
         self._send = send
         self._pending: dict[int, T] = {}
         self._timer: asyncio.TimerHandle | None = None
-
-    def __len__(self) -> int:
-        return len(self._pending)
 
     def hold(self, task: int, item: T) -> bool | None:
         """Keep ``item`` as the task's pending move.

@@ -192,13 +192,14 @@ async def serve(config: Config) -> None:
     log.info("open files limit %d (hard %d): room for about %d connections", soft, hard,
              max(0, soft - FDS_RESERVED))
     app = ScrumApplication(config)
-    await app.broker.start()
+    node = app.node
+    await node.broker.start()
     # xheaders stays off: the client address is read from the proxies' headers only as far
     # as --num-proxies says (signaling.admission). The timeouts cut clients that open a
     # connection and never finish their request (Tornado's default waits an hour).
     server = BackoffHTTPServer(app, max_body_size=MAX_BODY_SIZE, xheaders=False,
                                idle_connection_timeout=config.http_timeout,
-                               body_timeout=config.http_timeout, metrics=app.metrics)
+                               body_timeout=config.http_timeout, metrics=node.metrics)
     server.listen(config.port, config.address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -209,7 +210,7 @@ async def serve(config: Config) -> None:
     await stop.wait()
     log.info("signal received: stopping")
     server.stop()  # no new connections
-    await app.shutdown()
+    await node.shutdown()
     try:
         await asyncio.wait_for(server.close_all_connections(), timeout=config.shutdown_grace)
     except TimeoutError:

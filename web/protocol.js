@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The Watercooler websocket protocol for the browser: frames, drag updates, error and
- * close codes. Mirrors signaling/protocol.py (docs/protocol.md is the contract). No I/O.
+ * close codes. Mirrors signaling/protocol.py (docs/protocol.md is the contract); both are
+ * tested against the same examples, docs/protocol/examples.json. No I/O.
  */
 
 export const PROTOCOL_VERSION = 1;
@@ -10,7 +11,10 @@ export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Task statuses as the REST API spells them; drag updates name their target with one. */
 export const STATUSES = /** @type {const} */ (["not_started", "in_progress", "testing", "done"]);
 export const DRAG_PHASES = /** @type {const} */ (["start", "move", "end"]);
-/** A relay may name at most this many recipients. */
+/** What an `event` frame can say happened, and to what. */
+export const EVENT_ACTIONS = /** @type {const} */ (["created", "updated", "deleted", "added", "removed"]);
+export const EVENT_MODELS = /** @type {const} */ (["task", "sprint"]);
+/** A relay may name at most this many recipients (list entries, a peer named twice included). */
 export const MAX_RECIPIENTS = 64;
 /** Peer ids are the server's (URL-safe base64); nothing else can name a peer. */
 const PEER_ID = /^[A-Za-z0-9_-]{1,64}$/;
@@ -55,10 +59,10 @@ export class ProtocolError extends Error {
 }
 
 /**
- * @typedef {{id: number, username: string}} PeerUser
- * @typedef {{peer: string, user: PeerUser}} PeerInfo
+ * @typedef {{id: number | string | null, username: string}} PeerUser
+ * @typedef {{peer: string, user: PeerUser}} Member
  * @typedef {{type: "welcome", protocol: number, peer: string, sprint: number, user: PeerUser,
- *   peers: PeerInfo[], ice_servers: object[], seq: number | null, limits?: Record<string, number>}} WelcomeFrame
+ *   peers: Member[], ice_servers: object[], seq: number | null, limits?: Record<string, number>}} WelcomeFrame
  * @typedef {{type: "peer_joined", peer: string, user: PeerUser}} PeerJoinedFrame
  * @typedef {{type: "peer_left", peer: string}} PeerLeftFrame
  * @typedef {{type: "relay", from: string, data: Record<string, any>}} RelayFrame
@@ -98,9 +102,12 @@ function object(value, name) {
   return value;
 }
 
-/** @param {unknown} value @param {string} name @param {number} [minimum] @returns {number} */
+/**
+ * An integer a browser holds exactly (the server's seqs and ids are at most 2^53 - 1).
+ * @param {unknown} value @param {string} name @param {number} [minimum] @returns {number}
+ */
 function int(value, name, minimum = 0) {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < minimum) {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < minimum) {
     throw bad(name, `must be an integer >= ${minimum}`);
   }
   return value;
@@ -170,15 +177,17 @@ export function channelsFrame(peers) {
 
 // --- server -> client frames ----------------------------------------------------------------
 
-/** @param {unknown} v @param {string} name @returns {PeerUser} */
+/**
+ * `user.id` is the ticket's user id: an integer for Django's users (a non-numeric ticket
+ * subject stays a string), null for debug mode's anonymous user.
+ * @param {unknown} v @param {string} name @returns {PeerUser}
+ */
 function user(v, name) {
   const u = object(v, name);
-  int(u.id, `${name}.id`);
+  if (u.id !== null && typeof u.id !== "string") int(u.id, `${name}.id`);
   if (typeof u.username !== "string") throw bad(`${name}.username`, "must be a string");
   return /** @type {PeerUser} */ (u);
 }
-
-const EVENT_ACTIONS = ["created", "updated", "deleted", "added", "removed"];
 
 /** Checks per server frame type. Extra fields are tolerated (a newer server may add some). */
 /** @type {Record<string, (f: Record<string, any>) => void>} */
@@ -216,10 +225,15 @@ const SERVER_CHECKS = {
     int(f.sprint, "sprint", 1);
     int(f.seq, "seq", 1);
     if (!EVENT_ACTIONS.includes(f.action)) throw bad("action", `must be one of ${EVENT_ACTIONS.join(", ")}`);
-    if (f.model !== "task" && f.model !== "sprint") throw bad("model", "must be task or sprint");
+    if (!EVENT_MODELS.includes(f.model)) throw bad("model", `must be one of ${EVENT_MODELS.join(", ")}`);
     int(f.id, "id", 1);
     if (f.data !== null) object(f.data, "data");
-    if (f.actor !== undefined && f.actor !== null) user(f.actor, "actor");
+    if (f.actor !== undefined && f.actor !== null) {
+      // Who made the change: a user of Django's, so an id always (no anonymous user here).
+      const actor = object(f.actor, "actor");
+      int(actor.id, "actor.id", 1);
+      if (typeof actor.username !== "string") throw bad("actor.username", "must be a string");
+    }
   },
   resync(f) {
     intOrNull(f.latest, "latest");

@@ -22,8 +22,11 @@ class SprintFilter(django_filters.FilterSet):
 class TaskFilter(django_filters.FilterSet):
     """`sprint` (id), `backlog=true`, `status`, `assigned` (username), `due_min` / `due_max`."""
 
-    backlog = django_filters.BooleanFilter(method="filter_backlog",
-                                           label="Only tasks in the backlog (no sprint)")
+    # `true` or `false`, nothing else: a BooleanFilter would ignore `backlog=maybe` and
+    # answer every task, which looks like an answer to the question asked.
+    backlog = django_filters.TypedChoiceFilter(
+        method="filter_backlog", choices=(("true", "true"), ("false", "false")),
+        coerce=lambda value: value == "true", label="Only tasks in the backlog (no sprint)")
     assigned = django_filters.CharFilter(field_name="assigned__username",
                                          label="Username of the assignee")
     due_min = django_filters.DateFilter(field_name="due", lookup_expr="gte")

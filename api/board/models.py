@@ -15,13 +15,15 @@ from django.conf import settings
 from django.db import models
 
 from api.board.ranks import RankField
+from api.limits import DESCRIPTION_MAX_LENGTH
 
 
 class Sprint(models.Model):
     """A time-boxed iteration; `end` is unique (one sprint ends per day)."""
 
     name = models.CharField(max_length=100, blank=True, default="")
-    description = models.TextField(blank=True, default="")
+    # Bounded for every writer, the admin forms included (the API checks it too).
+    description = models.TextField(blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
     end = models.DateField(unique=True)
     # 1 on create, +1 on every change (ETag / If-Match, docs/api.md).
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -47,7 +49,8 @@ class Task(models.Model):
         DONE = "done", "Done"
 
     name = models.CharField(max_length=100)
-    description = models.TextField(blank=True, default="")
+    # Bounded for every writer, the admin forms included (the API checks it too).
+    description = models.TextField(blank=True, default="", max_length=DESCRIPTION_MAX_LENGTH)
     sprint = models.ForeignKey(Sprint, on_delete=models.SET_NULL, null=True, blank=True,
                                related_name="tasks")
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NOT_STARTED)

@@ -252,9 +252,10 @@ def bounds(data: dict[str, Any]) -> list[str]:
            "round is both clients and two loopback hops.", ""]
     if wr.get("profile") and "error" not in wr["profile"]:
         out += ["py-spy on the node during the relay throughput phase (inclusive; the "
-                "pre-framed write is `ScrumApplication.deliver`):", ""]
+                "pre-framed write is `Node.deliver`):", ""]
         out += [*profile_lines(wr["profile"], "inclusive", 12, keep=lambda f: any(
-            k in f for k in ("SprintHandler.", "decode (", "encode (", "deliver (",
+            k in f for k in ("SprintHandler.", "OutboundSocket.", "RelayPolicy.",
+                             "decode (", "encode (", "deliver (",
                              "_receive_frame (", "labels (", "TokenBucket.take",
                              "write_framed", "Counter.inc"))), ""]
     return out

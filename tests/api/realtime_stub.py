@@ -14,9 +14,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from signaling.auth import NonceClaim, SignatureError, verify_signature
-from signaling.broker import Envelope, MemoryBroker
-from signaling.events import BatchError, deliver_batch, parse_batch
+from signaling.broker import Envelope
 from signaling.history import History
+from signaling.ingest import BatchError, deliver_batch, parse_batch
+from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
 from tests.servers import TEST_SECRET, free_port
 

@@ -94,3 +94,17 @@ def test_admin_sprint_change_records_an_event(admin_browser: Client, sprint: Spr
     event = _last_event(sprint)
     assert (event.action, event.model, event.data["name"], event.data["version"]) == (
         "updated", "sprint", "Renamed in the admin", 2)
+
+
+def test_admin_refuses_a_description_over_the_limit_on_the_form(admin_browser: Client,
+                                                                  task: Task) -> None:
+    """The admin's form knows the API's bound: an error on the page, not a 500 from the
+    outbox's event size guard, and nothing saved."""
+    from api.limits import DESCRIPTION_MAX_LENGTH
+
+    too_long = "x" * (DESCRIPTION_MAX_LENGTH + 1)
+    response = admin_browser.post(f"/admin/board/task/{task.pk}/change/",
+                                  _task_form(task, description=too_long))
+    assert response.status_code == 200
+    assert b"Ensure this value has at most 10000 characters" in response.content
+    assert Task.objects.get(pk=task.pk).description == task.description

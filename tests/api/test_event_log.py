@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import json
 from io import StringIO
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -179,3 +180,24 @@ def test_the_schema_documents_the_log() -> None:
     operation = json.loads(out.getvalue())["paths"]["/api/sprints/{id}/events/"]["get"]
     assert {p["name"] for p in operation["parameters"]} >= {"since", "page_size"}
     assert {"200", "410"} <= set(operation["responses"])
+
+
+def test_the_documented_examples_are_what_the_api_answers(client: APIClient, seven: Sprint,
+                                                          user: Any) -> None:
+    """docs/protocol.md §6 shows docs/protocol/examples.json's `event_log`: the same keys,
+    in the same order, as the API's answers; its event is the §3 `event` frame plus `at`."""
+    golden = json.loads((Path(__file__).resolve().parents[2] / "docs/protocol/examples.json")
+                        .read_text())
+    page, gone = golden["event_log"]["page"], golden["event_log"]["gone"]
+    answer = _log(client, seven, since=4, page_size=2).json()
+    assert list(answer) == list(page)
+    assert list(answer["results"][0]) == list(page["results"][0])
+    [frame] = [f for f in golden["server_frames"] if f["type"] == "event"]
+    assert {k: v for k, v in page["results"][0].items() if k != "at"} == frame
+    assert datetime.datetime.fromisoformat(page["results"][0]["at"]).tzinfo is not None
+    OutboxEvent.objects.filter(sprint_id=seven.pk, seq__lte=3).delete()
+    refused = _log(client, seven, since=1).json()
+    assert list(refused) == list(gone)
+    assert refused["message"] == "The log no longer holds the events after 1 (it holds seq 4 " \
+                                 "to 7): reload the sprint."
+    assert gone["message"].endswith("reload the sprint.")

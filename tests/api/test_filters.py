@@ -56,6 +56,17 @@ def test_tasks_in_backlog(client: APIClient, board: dict[str, Task]) -> None:
     assert len(_ids(client, "/api/tasks/?backlog=false")) == 3
 
 
+@pytest.mark.parametrize("value", ["maybe", "1", "yes", ""])
+def test_backlog_other_than_true_or_false_is_400(client: APIClient, board: dict[str, Task],
+                                                 value: str) -> None:
+    response = client.get("/api/tasks/", {"backlog": value})
+    if value == "":  # an empty value is no filter, as for every other parameter
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["backlog"]
+
+
 def test_tasks_by_status(client: APIClient, board: dict[str, Task]) -> None:
     assert _ids(client, "/api/tasks/?status=testing") == [board["b"].pk, board["c"].pk]
     assert client.get("/api/tasks/?status=blocked").status_code == 400

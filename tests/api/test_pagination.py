@@ -40,9 +40,12 @@ def test_huge_page_size_is_capped_at_100(client: APIClient, many_tasks: None) ->
     assert len(response.json()["results"]) == 100
 
 
-def test_nonsense_page_size_falls_back_to_default(client: APIClient, many_tasks: None) -> None:
-    assert len(client.get("/api/tasks/?page_size=-3").json()["results"]) == 50
-    assert len(client.get("/api/tasks/?page_size=lots").json()["results"]) == 50
+@pytest.mark.parametrize("value", ["-3", "0", "lots", "1.5", "٣"])  # ٣: Arabic-Indic 3
+def test_a_nonsense_page_size_is_400_naming_it(client: APIClient, many_tasks: None,
+                                               value: str) -> None:
+    response = client.get("/api/tasks/", {"page_size": value})
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["page_size"]
 
 
 def test_page_out_of_range_is_404(client: APIClient, many_tasks: None) -> None:

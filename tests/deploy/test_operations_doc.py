@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from signaling.server import make_parser
 from tests.deploy.conftest import DOCKER
-from tests.servers import ROOT
+from tests.servers import ROOT, RealtimeServer
 
 DOC = (ROOT / "docs" / "operations.md").read_text()
 
@@ -44,3 +45,13 @@ def test_every_realtime_flag_is_documented() -> None:
     flags = {name.replace("_", "-") for name in make_parser()._options if name != "help"}
     missing = {f for f in flags if f"`--{f}`" not in DOC}
     assert not missing, f"not in docs/operations.md: {sorted(missing)}"
+
+
+def test_the_healthz_body_shown_is_the_one_a_node_answers(server: RealtimeServer) -> None:
+    shown = re.search(r"`GET /healthz`: 200 `(\{.*?\})`", DOC, re.S)
+    assert shown is not None
+    example = json.loads(shown.group(1).replace("\n  ", " "))
+    status, body = server.healthz()
+    assert status == 200
+    assert list(body) == list(example)
+    assert {k: type(v) for k, v in body.items()} == {k: type(v) for k, v in example.items()}

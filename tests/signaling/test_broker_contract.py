@@ -14,17 +14,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from signaling.auth import NonceClaim, User
-from signaling.broker import (
-    Broker,
-    BrokerError,
-    Envelope,
-    MemoryBroker,
-    PeerInfo,
-    create_broker,
-    reset_envelope,
-)
+from signaling.broker import Broker, BrokerError, Envelope, Member, reset_envelope
 from signaling.history import EventStatus, History
+from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
+from signaling.node import create_broker
 from signaling.redis_broker import RedisBroker, redact
 from tests.redis_util import REDIS_URL, delete_prefix, require_redis
 
@@ -74,8 +68,8 @@ async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> Node:
     return await nodes(request.param)
 
 
-def ana(peer: str) -> PeerInfo:
-    return PeerInfo(peer, User(id=1, username="ana"))
+def ana(peer: str) -> Member:
+    return Member(peer, User(id=1, username="ana"))
 
 
 def event(sprint: int, seq: int) -> bytes:

@@ -1,5 +1,6 @@
-"""``signaling.app.ChannelPairs``: the data-channel pairs gauge counts what peers claim, each
-pair once, and holds nothing of a peer once it has left (any sequence of reports and leaves).
+"""``signaling.channel_pairs.ChannelPairs``: the data-channel pairs gauge counts what peers
+claim, each pair once, and holds nothing of a peer once it has left (any sequence of reports
+and leaves).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from signaling.app import ChannelPairs
+from signaling.channel_pairs import ChannelPairs
 
 PEERS = st.sampled_from(["a", "b", "c", "d", "e"])
 OPS = st.lists(st.one_of(st.tuples(st.just("report"), PEERS, st.lists(PEERS, max_size=6)),

@@ -26,8 +26,8 @@ def test_first_event_starts_the_history_then_only_the_next_is_accepted() -> None
     assert h.append(7, 42, _frame(42)) is EventStatus.GAP
     assert h.append(7, 41, _frame(41)) is EventStatus.ACCEPTED
     assert h.latest(7) == 41
-    assert h.classify(7, 42) is EventStatus.ACCEPTED
-    assert h.classify(8, 5) is EventStatus.ACCEPTED
+    assert h.append(7, 42, _frame(42)) is EventStatus.ACCEPTED
+    assert h.append(8, 5, _frame(5)) is EventStatus.ACCEPTED  # another sprint: its first
 
 
 def test_since_returns_exactly_what_follows_or_none() -> None:
@@ -73,9 +73,10 @@ def test_sprint_limit_forgets_the_least_recently_used() -> None:
     h.append(2, 1, _frame(1))
     h.append(1, 2, _frame(2))  # sprint 1 used again
     h.append(3, 1, _frame(1))
-    assert len(h) == 2
     assert h.latest(2) is None
     assert h.latest(1) == 2
+    assert h.latest(3) == 1
+    assert h.append(2, 7, _frame(7)) is EventStatus.ACCEPTED  # forgotten: starts again
 
 
 def test_an_event_marked_reset_restarts_the_history_unless_it_is_the_next() -> None:
@@ -105,5 +106,5 @@ def test_another_epoch_restarts_the_history_even_at_a_lower_seq() -> None:
     assert h.append(1, 7, _frame(7), epoch="after") is EventStatus.ACCEPTED
     assert h.since(1, 5) == [_frame(6), _frame(7)]
     # The unknown sprint: the first event starts it (reset if asked, to resync clients).
-    assert h.classify(2, 5, epoch="x") is EventStatus.ACCEPTED
-    assert h.classify(2, 5, epoch="x", reset=True) is EventStatus.RESET
+    assert h.append(2, 5, _frame(5), epoch="x") is EventStatus.ACCEPTED
+    assert h.append(3, 5, _frame(5), epoch="x", reset=True) is EventStatus.RESET

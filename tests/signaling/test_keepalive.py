@@ -145,7 +145,7 @@ async def test_the_wheel_pings_each_connection_once_per_turn_and_cuts_the_silent
     silent, gone = FakeConn(answers=False), FakeConn(open_=False)
     for conn in (*live, silent, gone):
         wheel.add(conn)
-    assert len(wheel) == 7
+    assert all(c.ping_slot >= 0 for c in (*live, silent, gone))
     for turn in range(1, 4):
         for _ in range(4):
             wheel.tick()
@@ -155,7 +155,8 @@ async def test_the_wheel_pings_each_connection_once_per_turn_and_cuts_the_silent
         silent.pong()
     assert silent.pings == 1 and silent.timed_out  # cut on the visit after its ping
     assert gone.pings == 0 and not gone.timed_out  # closed: just taken off
-    assert len(wheel) == 5
+    assert silent.ping_slot == gone.ping_slot == -1
+    assert all(c.ping_slot >= 0 for c in live)
     wheel.discard(live[0])
     wheel.discard(live[0])  # twice is harmless
     for _ in range(4):

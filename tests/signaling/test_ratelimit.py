@@ -23,8 +23,8 @@ def test_bucket_allows_the_burst_then_the_rate() -> None:
     clock.now += 0.1
     assert bucket.take()
     assert not bucket.take()
-    clock.now += 100
-    assert bucket.tokens == 5
+    clock.now += 100  # saves up no more than the burst
+    assert [bucket.take() for _ in range(6)] == [True] * 5 + [False]
 
 
 async def test_coalescer_keeps_the_latest_per_task_and_flushes_on_tokens() -> None:
@@ -36,12 +36,11 @@ async def test_coalescer_keeps_the_latest_per_task_and_flushes_on_tokens() -> No
     assert moves.hold(1, "a2") is True
     assert moves.hold(2, "b1") is False
     assert moves.hold(3, "c1") is None  # bounded: a third task is refused
-    assert len(moves) == 2
     async with asyncio.timeout(2):
         while len(sent) < 2:
             await asyncio.sleep(0.005)
     assert sent == ["a2", "b1"]
-    assert len(moves) == 0
+    assert not moves.discard(1) and not moves.discard(2)  # nothing left pending
 
 
 async def test_coalescer_discard_and_cancel() -> None:

@@ -1,42 +1,47 @@
-// Protocol frames: every example in docs/protocol.md decodes/validates as the server's would.
+// Protocol frames: every example of docs/protocol/examples.json (the examples of
+// docs/protocol.md, checked against the page and signaling/protocol.py by
+// tests/signaling/test_protocol_examples.py) decodes, validates and rebuilds here exactly.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import {
-  Close, ErrorCode, ProtocolError, channelsFrame, decodeDrag, decodeServerFrame, encode,
-  makeDrag, relayFrame, resumeFrame, signalFrame,
+  Close, DRAG_PHASES, ErrorCode, EVENT_ACTIONS, EVENT_MODELS, MAX_MESSAGE_BYTES, MAX_RECIPIENTS,
+  PROTOCOL_VERSION, ProtocolError, SERVER_TYPES, STATUSES, channelsFrame, decodeDrag,
+  decodeServerFrame, encode, makeDrag, relayFrame, resumeFrame, signalFrame,
 } from "../protocol.js";
 
-/** Every JSON object with a "type" in the ```json blocks of docs/protocol.md. */
-function docFrames() {
-  const doc = readFileSync(new URL("../../docs/protocol.md", import.meta.url), "utf8");
-  const frames = [];
-  for (const block of doc.matchAll(/```json\n([\s\S]*?)```/g)) {
-    let acc = "";
-    for (const line of block[1].split("\n")) {
-      acc += line + "\n";
-      try {
-        const obj = JSON.parse(acc);
-        if (obj && typeof obj.type === "string") frames.push(obj);
-        acc = "";
-      } catch { /* object continues on the next line */ }
-    }
-  }
-  return frames;
-}
+const GOLDEN = JSON.parse(readFileSync(new URL("../../docs/protocol/examples.json", import.meta.url), "utf8"));
 
-const SERVER = new Set(["welcome", "peer_joined", "peer_left", "event", "resync", "error"]);
+test("examples: the enums and limits are the ones both sides share", () => {
+  const { enums, limits } = GOLDEN;
+  assert.deepEqual({ ...Close }, enums.close_codes);
+  assert.deepEqual({ ...ErrorCode }, enums.error_codes);
+  assert.deepEqual([...SERVER_TYPES].sort(), [...enums.server_types].sort());
+  assert.deepEqual([...STATUSES], enums.statuses);
+  assert.deepEqual([...DRAG_PHASES], enums.drag_phases);
+  assert.deepEqual([...EVENT_ACTIONS], enums.event_actions);
+  assert.deepEqual([...EVENT_MODELS], enums.event_models);
+  assert.equal(PROTOCOL_VERSION, GOLDEN.protocol);
+  assert.equal(MAX_MESSAGE_BYTES, limits.max_message_bytes);
+  assert.equal(MAX_RECIPIENTS, limits.max_recipients);
+});
 
-test("docs examples: server frames decode", () => {
-  const frames = docFrames().filter((f) => SERVER.has(f.type) || "from" in f);
-  assert.ok(frames.length >= 9, `found ${frames.length}`);
+test("examples: server frames decode as they are", () => {
+  const frames = [...GOLDEN.server_frames, ...GOLDEN.errors.map((/** @type {any} */ e) => e.error)];
+  assert.ok(frames.length >= 16, `found ${frames.length}`);
   for (const f of frames) assert.deepEqual(decodeServerFrame(JSON.stringify(f)), f);
 });
 
-test("docs examples: client frames rebuild exactly with the frame builders", () => {
-  const frames = docFrames().filter((f) => ["relay", "signal", "resume", "channels"].includes(f.type) && !("from" in f));
-  assert.equal(frames.length, 4);
-  const rebuilt = frames.map((f) => {
+test("examples: every error code has a frame a client can read", () => {
+  const codes = new Set(GOLDEN.errors.map((/** @type {any} */ e) => decodeServerFrame(JSON.stringify(e.error))).map((/** @type {any} */ f) => f.code));
+  assert.deepEqual([...codes].sort(), Object.values(ErrorCode).sort());
+});
+
+test("examples: client frames rebuild exactly with the frame builders", () => {
+  const end = { type: "signal", to: "Zr4o0b8kFhS2aLw9", data: GOLDEN.end_of_candidates };
+  const frames = [...GOLDEN.client_frames, end];
+  assert.deepEqual(frames.map((/** @type {any} */ f) => f.type).sort(), ["channels", "relay", "resume", "signal", "signal"]);
+  const rebuilt = frames.map((/** @type {any} */ f) => {
     switch (f.type) {
       case "relay": return relayFrame(f.data, f.to);
       case "signal": return signalFrame(f.to, f.data);
@@ -47,11 +52,26 @@ test("docs examples: client frames rebuild exactly with the frame builders", () 
   assert.deepEqual(rebuilt.map(encode), frames.map((f) => JSON.stringify(f)));
 });
 
-test("docs examples: drag updates validate and keep wire order", () => {
-  const drags = docFrames().filter((f) => f.type === "drag");
-  drags.push(...docFrames().filter((f) => f.type === "relay").map((f) => f.data));
+test("examples: a builder refuses the bad field the server refuses", () => {
+  const [example] = GOLDEN.errors.filter((/** @type {any} */ e) => e.error.field === "since");
+  throwsCode(() => resumeFrame(JSON.parse(example.send).since), example.error.code, example.error.field);
+});
+
+test("examples: drag updates validate and keep wire order", () => {
+  const drags = [
+    ...GOLDEN.drag_updates,
+    ...GOLDEN.server_frames.filter((/** @type {any} */ f) => f.type === "relay").map((/** @type {any} */ f) => f.data),
+    ...GOLDEN.client_frames.filter((/** @type {any} */ f) => f.type === "relay").map((/** @type {any} */ f) => f.data),
+  ];
   assert.ok(drags.length >= 3);
   for (const d of drags) assert.equal(encode(decodeDrag(d)), JSON.stringify(d));
+});
+
+test("a welcome's user may be debug mode's anonymous one", () => {
+  const [welcome] = GOLDEN.server_frames.filter((/** @type {any} */ f) => f.type === "welcome");
+  const anonymous = { ...welcome, user: { id: null, username: "anonymous" }, peers: [] };
+  assert.deepEqual(decodeServerFrame(JSON.stringify(anonymous)), anonymous);
+  throwsCode(() => decodeServerFrame(JSON.stringify({ ...welcome, user: { id: 1.5, username: "x" } })), ErrorCode.BAD_FIELD, "user.id");
 });
 
 test("encode is compact and deterministic", () => {
@@ -105,21 +125,11 @@ test("server frames: bad input gets the matching code", () => {
   throwsCode(() => decodeServerFrame(new Uint8Array(2)), ErrorCode.BINARY_UNSUPPORTED);
   throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":0,"action":"updated","model":"task","id":1,"data":null}'), ErrorCode.BAD_FIELD, "seq");
   throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"moved","model":"task","id":1,"data":null}'), ErrorCode.BAD_FIELD, "action");
-  throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"updated","model":"task","id":1,"data":null,"actor":{"id":"3"}}'), ErrorCode.BAD_FIELD, "actor.id");
+  throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"updated","model":"task","id":1,"data":null,"actor":{"id":"3","username":"ana"}}'), ErrorCode.BAD_FIELD, "actor.id");
   const e = decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"deleted","model":"task","id":1,"data":null,"actor":{"id":3,"username":"ana"}}');
   assert.deepEqual(e.type === "event" && e.actor, { id: 3, username: "ana" });
   assert.equal(decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"deleted","model":"task","id":1,"data":null,"actor":null}').type, "event");
   const w = decodeServerFrame('{"type":"welcome","protocol":1,"peer":"a","sprint":7,"user":{"id":1,"username":"ana"},"peers":[],"ice_servers":[],"seq":null}');
   assert.equal(w.type, "welcome");
   assert.deepEqual(decodeServerFrame('{"type":"resync","latest":null}'), { type: "resync", latest: null });
-});
-
-test("close codes match signaling/protocol.py", () => {
-  const py = readFileSync(new URL("../../signaling/protocol.py", import.meta.url), "utf8");
-  const body = py.split("class Close")[1].split("class ErrorCode")[0];
-  const fromPy = Object.fromEntries([...body.matchAll(/^\s+([A-Z_]+) = (\d+)/gm)].map((m) => [m[1], Number(m[2])]));
-  assert.deepEqual(fromPy, { ...Close });
-  const errBody = py.split("class ErrorCode")[1].split("class ProtocolError")[0];
-  const errs = Object.fromEntries([...errBody.matchAll(/^\s+([A-Z_]+) = "([a-z_]+)"/gm)].map((m) => [m[1], m[2]]));
-  assert.deepEqual(errs, { ...ErrorCode });
 });

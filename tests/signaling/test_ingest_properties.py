@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from signaling.events import MAX_DATA_DEPTH, MAX_ID, Batch, BatchError, parse_batch
+from signaling.ingest import MAX_DATA_DEPTH, MAX_ID, Batch, BatchError, parse_batch
 
 # Bounded: the whole file runs in a few seconds.
 FAST = settings(max_examples=150, deadline=None,

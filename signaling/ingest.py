@@ -1,12 +1,13 @@
-"""``POST /events/``: Django's authoritative events, verified, validated, deduped, fanned out.
+"""``POST /events/``: Django's authoritative events taken in, checked, recorded, fanned out.
 
 See docs/protocol.md §7. The whole batch is checked (and every event frame encoded) before
 the request's nonce is claimed and any event recorded, so a refused request leaves no trace.
+Its numbers follow the rules of client frames (``protocol.loads``). What happens to each
+event (accepted, duplicate, gap, reset) is the broker's history's rule: ``history.classify``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -15,26 +16,28 @@ from typing import Any
 
 from signaling.auth import NonceClaim, SignatureError, verify_signature
 from signaling.broker import Broker, Envelope, reset_envelope
-from signaling.handlers import ScrumHandler
+from signaling.config import Config
+from signaling.handlers import JsonHandler
 from signaling.history import EventStatus
 from signaling.metrics import Metrics
-from signaling.protocol import (  # the number rules of client frames, reused as they are
+from signaling.protocol import (
     EVENT_ACTIONS,
     EVENT_MODELS,
-    _finite_float,
-    _refuse_constant,
+    MAX_DATA_DEPTH,
+    NO_ACTOR,
+    deeper_than,
     encode,
     event_frame,
+    loads,
 )
 
-__all__ = ["Batch", "BatchError", "Event", "EventsHandler", "deliver_batch", "parse_batch"]
+__all__ = ["MAX_DATA_DEPTH", "MAX_ID", "Batch", "BatchError", "Event", "IngestHandler",
+           "deliver_batch", "parse_batch"]
 
 log = logging.getLogger(__name__)
 
 #: sprint, seq and id: integers a browser holds exactly (and Redis's Lua compares exactly).
 MAX_ID = 2**53 - 1
-#: ``data`` of an event may nest this deep (a task or sprint representation nests 2).
-MAX_DATA_DEPTH = 32
 #: ``nonce`` and ``epoch``: URL-safe characters (base64url), nonce 16-64, epoch 1-64.
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _EPOCH = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -95,21 +98,6 @@ def _id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
 
 
-def _too_deep(value: Any, limit: int) -> bool:
-    """True if ``value`` nests more than ``limit`` objects/lists deep (iteratively)."""
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            item = list(item.values())
-        elif not isinstance(item, list):
-            continue
-        if depth + 1 > limit:
-            return True
-        stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
-    return False
-
-
 def _event(obj: Any, i: int) -> Event:
     where = f"events[{i}]"
     if not isinstance(obj, dict):
@@ -127,7 +115,7 @@ def _event(obj: Any, i: int) -> Event:
     data = obj.get("data")
     if data is not None and not isinstance(data, dict):
         raise _malformed(f"{where}.data: must be an object or null", i)
-    if _too_deep(data, MAX_DATA_DEPTH):
+    if deeper_than(data, MAX_DATA_DEPTH):
         raise _malformed(f"{where}.data: nested deeper than {MAX_DATA_DEPTH}", i)
     epoch = obj.get("epoch", "")
     if epoch != "" and not (isinstance(epoch, str) and _EPOCH.fullmatch(epoch)):
@@ -135,12 +123,12 @@ def _event(obj: Any, i: int) -> Event:
     reset = obj.get("reset", False)
     if not isinstance(reset, bool):
         raise _malformed(f"{where}.reset: must be true or false", i)
-    wire = event_frame(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
-                       model=obj["model"], id=obj["id"], data=data)
-    if "actor" in obj:  # who made the change, passed through (null: the system)
-        wire["actor"] = _actor(obj["actor"], where, i)
+    # Who made the change, passed through (null: the system; absent: the sender said not).
+    actor = _actor(obj["actor"], where, i) if "actor" in obj else NO_ACTOR
     try:  # what cannot be encoded cannot be delivered: refuse it before recording anything
-        frame = encode(wire).encode()
+        frame = encode(event_frame(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
+                                   model=obj["model"], id=obj["id"], data=data,
+                                   actor=actor)).encode()
     except UnicodeEncodeError:
         raise _malformed(f"{where}.data: not valid Unicode (a lone surrogate)", i) from None
     return Event(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
@@ -167,7 +155,7 @@ def parse_batch(body: bytes, *, max_events: int = 500) -> Batch:
     Raises ``BatchError`` (400 or 413) and nothing else, whatever the bytes.
     """
     try:
-        obj = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float)
+        obj = loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise _malformed("body is not valid JSON") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("events"), list):
@@ -228,8 +216,13 @@ async def deliver_batch(broker: Broker, events: list[Event], metrics: Metrics
     return results
 
 
-class EventsHandler(ScrumHandler):
+class IngestHandler(JsonHandler):
     """``POST /events/``: HMAC-signed batches from Django (protocol §7)."""
+
+    def initialize(self, config: Config, broker: Broker, metrics: Metrics) -> None:
+        self.config = config
+        self.broker = broker
+        self.metrics = metrics
 
     def check_xsrf_cookie(self) -> None:
         pass  # server-to-server, authenticated by HMAC
@@ -241,8 +234,7 @@ class EventsHandler(ScrumHandler):
         self.finish(body or {"error": error, "message": message})
 
     async def post(self) -> None:
-        scrum = self.scrum
-        config = scrum.config
+        config = self.config
         body = self.request.body
         if len(body) > config.max_event_body:
             return self._refuse(413, "too_large", f"body is over {config.max_event_body} bytes")
@@ -258,17 +250,17 @@ class EventsHandler(ScrumHandler):
             return self._refuse(exc.status, exc.error, exc.message, exc.to_wire())
         # Remembered while the timestamp is acceptable (plus a second for rounding).
         ttl = timestamp + config.replay_window - time.time() + 1
-        claim = await scrum.broker.claim_nonce(batch.nonce, timestamp, ttl)
+        claim = await self.broker.claim_nonce(batch.nonce, timestamp, ttl)
         if claim is NonceClaim.REPLAYED:
             return self._refuse(401, "replayed", "this nonce was already used")
         if claim is NonceClaim.BEFORE_MEMORY:
             return self._refuse(401, "stale", "signed before this server's replay memory "
                                 "began (a restart): sign the request again")
         try:
-            results = await deliver_batch(scrum.broker, batch.events, scrum.metrics)
+            results = await deliver_batch(self.broker, batch.events, self.metrics)
         except Exception:
             # Not (fully) recorded: the very same request may come again (e.g. from a
             # load balancer trying the next node), which its nonce must not refuse.
-            await scrum.broker.release_nonce(batch.nonce)
+            await self.broker.release_nonce(batch.nonce)
             raise
         self.finish({"results": results})
