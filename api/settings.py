@@ -303,6 +303,10 @@ REALTIME_DELIVERY_THREAD = env_bool("REALTIME_DELIVERY_THREAD", True)
 # OUTBOX_RETENTION_DAYS: delivered events older than this are pruned (default 7). Until
 # then they can fill a realtime server's gap (after it lost its history).
 OUTBOX_RETENTION_DAYS = env_float("OUTBOX_RETENTION_DAYS", 7)
+# EVENT_LOG_RETENTION_DAYS: how long committed events stay readable in the event log,
+# GET /api/sprints/<id>/events/ (default 30); a client further behind refetches. Events are
+# pruned once both this and OUTBOX_RETENTION_DAYS have passed.
+EVENT_LOG_RETENTION_DAYS = env_float("EVENT_LOG_RETENTION_DAYS", 30)
 # METRICS_ALLOWED_IPS: comma-separated addresses or networks (CIDR) allowed to read
 # Django's GET /metrics (the outbox backlog); default loopback only. Judged on the
 # socket's address: a request forwarded by a proxy (X-Forwarded-For) is always refused.

@@ -11,7 +11,7 @@ from rest_framework.routers import DefaultRouter
 from api.board.auth import SessionView, TokenLoginView
 from api.board.views import SprintViewSet, TaskViewSet, UserViewSet
 from api.realtime.metrics import metrics_view
-from api.realtime.views import SprintTicketView
+from api.realtime.views import SprintEventLogView, SprintTicketView
 
 router = DefaultRouter()
 router.register("sprints", SprintViewSet, basename="sprint")
@@ -21,6 +21,7 @@ router.register("users", UserViewSet, basename="user")
 urlpatterns = [
     path("api/token/", TokenLoginView.as_view(), name="api-token"),
     path("api/sprints/<int:pk>/realtime/", SprintTicketView.as_view(), name="sprint-realtime"),
+    path("api/sprints/<int:pk>/events/", SprintEventLogView.as_view(), name="sprint-events"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/auth/session/", SessionView.as_view(), name="api-session"),

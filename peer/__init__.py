@@ -8,7 +8,7 @@ operation, naming the version it moved from. ``python -m peer --help`` for the C
 
 import logging
 
-from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep, Snapshot, Ticket
+from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep, LogGone, Snapshot, Ticket
 from peer.client import OtherPeer, Peer, Presence, ReceivedDrag, join
 from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
 from peer.events import Board, EventStream, Outcome, board_order
@@ -31,6 +31,7 @@ __all__ = [
     "Ghost",
     "Keep",
     "Link",
+    "LogGone",
     "Mesh",
     "OtherPeer",
     "Outcome",

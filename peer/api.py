@@ -1,5 +1,5 @@
 """The Django REST API as the peer needs it: log in, get a realtime ticket, load a sprint,
-move a task.
+read its event log, move a task.
 
 Async, on httpx. Lists are paginated (``{count, next, previous, results}``); this
 client follows ``next`` until the end. Writes may name the version they were made on
@@ -9,7 +9,7 @@ client follows ``next`` until the end. Writes may name the version they were mad
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final
@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-__all__ = ["KEEP", "ApiClient", "ApiError", "Conflict", "Keep", "Snapshot", "Ticket",
-           "override_realtime"]
+__all__ = ["KEEP", "ApiClient", "ApiError", "Conflict", "Keep", "LogGone", "Snapshot",
+           "Ticket", "override_realtime"]
 
 
 class Keep(enum.Enum):
@@ -54,6 +54,17 @@ class Conflict(ApiError):
     def __init__(self, message: str, current: dict[str, Any]) -> None:
         super().__init__(412, message, code="conflict")
         self.current = current
+
+
+class LogGone(ApiError):
+    """410: the event log no longer holds every event after the ``since`` asked for
+    (pruned, or the sprint's stream was renumbered): reload the sprint instead.
+    ``oldest`` is the oldest seq it holds (None: none), ``latest`` the sprint's latest."""
+
+    def __init__(self, message: str, *, oldest: int | None, latest: int | None) -> None:
+        super().__init__(410, message, code="gone")
+        self.oldest = oldest
+        self.latest = latest
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +158,23 @@ class ApiClient:
         """The sprint first (its ``seq``), then its tasks: the order protocol §6 asks for."""
         return Snapshot(sprint=await self.sprint(sprint), tasks=await self.tasks(sprint))
 
+    async def event_log(self, sprint: int, since: int | None = None, *,
+                        page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """The sprint's events with seq > ``since`` (None: from the oldest kept), in order,
+        page after page to the latest: each is the websocket ``event`` frame plus ``at``.
+
+        Raises `LogGone` when the log no longer reaches back to ``since + 1``.
+        """
+        url: str | None = f"/api/sprints/{sprint}/events/"
+        params: dict[str, Any] | None = {"page_size": page_size}
+        if since is not None:
+            params = {**(params or {}), "since": since}
+        while url:
+            page = await self._request("GET", url, params=params)
+            for event in page.get("results", []):
+                yield event
+            url, params = page.get("next"), None  # ``next`` carries the query already
+
     async def task(self, task: int) -> dict[str, Any]:
         return await self._request("GET", f"/api/tasks/{task}/")
 
@@ -202,6 +230,9 @@ def _error(method: str, url: str, resp: httpx.Response, body: Any) -> ApiError:
     text = f"{method} {url}: HTTP {status} {message}"
     if status == 412 and isinstance(body.get("current"), dict):
         return Conflict(text, body["current"])
+    if status == 410 and body.get("error") == "gone":
+        return LogGone(text, oldest=_int_or_none(body.get("oldest")),
+                       latest=_int_or_none(body.get("latest")))
     fields = body.get("fields")
     if not isinstance(fields, dict):  # DRF's plain shape: {field: [messages]}
         fields = {k: v for k, v in body.items() if isinstance(v, list)}
@@ -209,3 +240,7 @@ def _error(method: str, url: str, resp: httpx.Response, body: Any) -> ApiError:
                     else None,
                     fields={str(k): [str(m) for m in v] if isinstance(v, list) else [str(v)]
                             for k, v in fields.items()})
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

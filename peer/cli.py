@@ -1,8 +1,9 @@
-"""The ``python -m peer`` command line: watch a sprint, simulate a drag, move a task, or a
-swarm of users dragging and moving cards at once.
+"""The ``python -m peer`` command line: watch a sprint, simulate a drag, move a task, a
+swarm of users dragging and moving cards at once, or tail a sprint's events as JSON lines.
 
 One function per role, as aiortc's datachannel-cli: `watch`, `drag_task`, `move_task`,
-`swarm`; `main` parses the arguments and runs one of them, closing every peer in ``finally``.
+`swarm`, `peer.tail.tail`; `main` parses the arguments and runs one of them, closing every
+peer in ``finally``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep
 from peer.client import Peer, Presence, ReceivedDrag, join
 from peer.mesh import DEFAULT_MESH_LIMIT
 from peer.moves import ColumnCheck, MoveTally, busiest_column, check_column, drag_and_drop
+from peer.tail import EXIT_GONE, tail
 from peer.websocket import SignalingError
 from signaling.protocol import STATUSES
 
@@ -108,7 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
                             "If-Match; 0 only drags (default: %(default)s)")
     swarm.add_argument("--column", choices=STATUSES,
                        help="column the drops happen in (default: the fullest)")
+    _add_tail(sub)
     return parser
+
+
+def _add_tail(sub: Any) -> None:
+    tail = sub.add_parser(
+        "tail", help="print the sprint's events as JSON lines: the event log after --since, "
+                     "then live (for scripts and jq); exit status "
+                     f"{EXIT_GONE} if the log no longer reaches back to --since")
+    tail.add_argument("sprint", type=int, metavar="SPRINT", help="sprint id")
+    tail.add_argument("--since", type=int, metavar="SEQ",
+                      help="print the events after this seq first, from the event log "
+                           "(default: only what happens from now on)")
+    tail.add_argument("--count", type=int, metavar="N", help="stop after N events")
+    tail.add_argument("--seconds", type=float, help="stop after this many seconds "
+                                                    "(default: until Ctrl-C)")
 
 
 @dataclass
@@ -159,8 +176,10 @@ def describe_event(frame: dict[str, Any]) -> str:
         return f"resync latest={frame.get('latest')} (refetching)"
     data = frame.get("data") or {}
     name = f" {data.get('name')!r}" if isinstance(data, dict) and "name" in data else ""
+    actor = frame.get("actor")
+    who = f" by {actor.get('username')}" if isinstance(actor, dict) else ""
     return (f"event {frame.get('seq')} {frame.get('action')} {frame.get('model')} "
-            f"{frame.get('id')}{name}")
+            f"{frame.get('id')}{name}{who}")
 
 
 def describe_presence(item: Presence) -> str:
@@ -325,6 +344,13 @@ async def run(args: argparse.Namespace) -> int:
             await drag_task(session, args.task, args.seconds, args.rate)
         elif args.command == "move":
             return await move_task(session, args)
+        elif args.command == "tail":
+            if args.ticket:
+                raise ApiError(None, "tail reads the event log: it needs the REST API "
+                                     "(--token or --username/--password), not --ticket")
+            return await tail(await session.client(), args.sprint, since=args.since,
+                              realtime=args.realtime, count=args.count,
+                              seconds=args.seconds)
         elif args.command == "swarm":
             outcome = await swarm(session, args.n, args.seconds, args.rate, moves=args.moves,
                                   column=args.column)

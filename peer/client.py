@@ -1,11 +1,11 @@
 """`Peer`: one client of a sprint — presence, events, and drags over data channels or relay.
 
-It ties the pieces together: the websocket (`peer.websocket`), the event algorithm
-(`peer.events`), drag numbering and dedupe (`peer.drag`) and the WebRTC mesh
-(`peer.mesh`). Drags go peer to peer where a data channel is open and through one
-``relay`` frame for every other peer (docs/protocol.md §8). Over 300 lines because `Peer`
-is the one class a library user meets: its frame dispatch and lifecycle read best together;
-every algorithm it uses lives in the modules above.
+It ties the pieces together: the websocket (`peer.websocket`), the authoritative events
+(`peer.follow`, on `peer.events`'s algorithm), drag numbering and dedupe (`peer.drag`)
+and the WebRTC mesh (`peer.mesh`). Drags go peer to peer where a data channel is open
+and through one ``relay`` frame for every other peer (docs/protocol.md §8). Over 300
+lines because `Peer` is the one class a library user meets: its frame dispatch and
+lifecycle read best together; every algorithm it uses lives in the modules above.
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import Any, Literal
 
 from peer.api import ApiClient, Snapshot, override_realtime
 from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
-from peer.events import Board, EventStream, Outcome
+from peer.events import Board, EventStream
 from peer.feed import Feed
+from peer.follow import EventLog, Follower
 from peer.ice import IceFilter
 from peer.mesh import DEFAULT_MESH_LIMIT, Mesh
 from peer.remote import Link, RemotePeer
 from peer.websocket import ConnectFunction, Renewer, SignalingConnection, State
-from signaling.backoff import backoff_delay
 from signaling.protocol import (
     MAX_RECIPIENTS,
     Channels,
@@ -87,14 +87,17 @@ class Peer:
     ``negotiation_timeout`` [5 s] before a pair is treated as relay-only; ``ice_filter``
     drops ICE candidates both ways (test hook: `peer.ice.block_all` makes ICE fail);
     ``last_seq`` the sprint seq of REST state already loaded [None: start from now];
-    ``refetch`` reloads the sprint on ``resync`` (see `join`); ``renew`` fetches a fresh
-    ticket when the server refuses the old one; ``connect`` replaces the websocket opener.
+    ``log`` reads the sprint's event log after a seq (see `join`): what a ``resync`` is
+    caught up from first; ``refetch`` reloads the whole sprint when the log cannot help;
+    ``renew`` fetches a fresh ticket when the server refuses the old one; ``connect``
+    replaces the websocket opener.
     """
 
     def __init__(self, url: str, token: str | None = None, *, webrtc: bool = True,
                  mesh_limit: int = DEFAULT_MESH_LIMIT, negotiation_timeout: float = 5.0,
                  ice_filter: IceFilter | None = None, last_seq: int | None = None,
                  refetch: Callable[[], Awaitable[Snapshot]] | None = None,
+                 log: EventLog | None = None,
                  renew: Renewer | None = None, connect: ConnectFunction | None = None,
                  ghost_ttl: float = GHOST_TTL, backoff_base: float = 0.5) -> None:
         self.webrtc = webrtc
@@ -106,14 +109,14 @@ class Peer:
         self.sprint: int | None = None
         self.peers: dict[str, OtherPeer] = {}
         self.mesh: Mesh | None = None
-        self.board = Board()
-        self.stream = EventStream(last_seq)
         self.drags: Feed[ReceivedDrag] = Feed()
-        self.events: Feed[dict[str, Any]] = Feed()  # event frames applied, and resyncs
         self.presence: Feed[Presence] = Feed()
         self.errors: deque[dict[str, Any]] = deque(maxlen=100)  # latest error frames
         self.channel_reports: list[frozenset[str]] = []  # every `channels` set reported
-        self._refetch = refetch
+        self.follower = Follower(last_seq=last_seq, log=log, refetch=refetch,
+                                 resume=lambda since: self._signaling.send(
+                                     Resume(since=since).to_wire()),
+                                 spawn=self._spawn, who=lambda: self.peer_id)
         self._sequence = DragSequence()
         self._receiver = DragReceiver(ghost_ttl)
         self._reliable: OrderedDict[int, Drag] = OrderedDict()  # task -> latest start/end
@@ -184,6 +187,20 @@ class Peer:
             logger.warning("peer %s: signaling stopped: %s", self.peer_id, exc)
             if self._welcome is not None and not self._welcome.done():
                 self._welcome.set_exception(exc)
+
+    @property
+    def board(self) -> Board:
+        """The sprint as REST showed it, kept current by its events."""
+        return self.follower.board
+
+    @property
+    def stream(self) -> EventStream:
+        return self.follower.stream
+
+    @property
+    def events(self) -> Feed[dict[str, Any]]:
+        """Events applied (live, replayed or from the log), and ``resync`` frames."""
+        return self.follower.events
 
     @property
     def connected(self) -> bool:
@@ -286,10 +303,9 @@ class Peer:
             if self.mesh is not None and isinstance(frame.get("data"), dict):
                 self.mesh.handle_signal(str(frame.get("from")), frame["data"])
         elif kind == "event":
-            await self._follow(self.stream.event(frame))
+            await self.follower.event(frame)
         elif kind == "resync":
-            self.events.emit(frame)
-            await self._on_resync(frame)
+            await self.follower.resync(frame)
         elif kind == "error":
             logger.warning("peer %s: server error %s: %s", self.peer_id, frame.get("code"),
                            frame.get("message"))
@@ -321,7 +337,7 @@ class Peer:
             # We joined later than everyone listed: we make the first offers.
             await self.mesh.update(self.peers, initiate=lambda _: True)
         seq = frame.get("seq")
-        await self._follow(self.stream.welcome(seq if isinstance(seq, int) else None))
+        await self.follower.welcome(seq if isinstance(seq, int) else None)
         if self._welcome is not None and not self._welcome.done():
             self._welcome.set_result(None)
 
@@ -348,42 +364,6 @@ class Peer:
     def _on_state(self, old: State, new: State) -> None:
         logger.info("peer %s: signaling %s -> %s", self.peer_id, old, new)
 
-    # --- authoritative events -----------------------------------------------------------------
-
-    async def _follow(self, outcome: Outcome) -> None:
-        for event in outcome.apply:
-            self.board.apply(event)
-            self.events.emit(event)
-        if outcome.resume is not None:
-            await self._signaling.send(Resume(since=outcome.resume).to_wire())
-        if outcome.refetch:
-            self._spawn(self._reload())
-
-    async def _on_resync(self, frame: dict[str, Any]) -> None:
-        outcome = self.stream.resync()
-        if self._refetch is None:
-            # No REST to reload from: take the server's word and go on from its latest.
-            latest = frame.get("latest")
-            base = latest if isinstance(latest, int) else (self.stream.last or 0)
-            await self._follow(self.stream.reset(base))
-            return
-        await self._follow(outcome)
-
-    async def _reload(self) -> None:
-        if self._refetch is None:
-            return
-        for attempt in range(5):
-            try:
-                snapshot = await self._refetch()
-                break
-            except Exception as exc:
-                logger.warning("peer %s: refetch failed (%s), retrying", self.peer_id, exc)
-                await asyncio.sleep(backoff_delay(attempt))
-        else:
-            return
-        self.board.load(snapshot.sprint, snapshot.tasks)
-        await self._follow(self.stream.reset(snapshot.seq))
-
 
 async def join(api: ApiClient, sprint: int, *, realtime: str | None = None,
                timeout: float = 10.0, **options: Any) -> Peer:
@@ -401,7 +381,8 @@ async def join(api: ApiClient, sprint: int, *, realtime: str | None = None,
         return override_realtime(fresh.url, realtime), fresh.token
 
     peer = Peer(override_realtime(ticket.url, realtime), ticket.token, last_seq=snapshot.seq,
-                refetch=lambda: api.snapshot(sprint), renew=renew, **options)
+                refetch=lambda: api.snapshot(sprint),
+                log=lambda since: api.event_log(sprint, since), renew=renew, **options)
     peer.board.load(snapshot.sprint, snapshot.tasks)
     return await peer.started(timeout)
 

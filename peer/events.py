@@ -1,8 +1,9 @@
 """The client side of the authoritative event stream (docs/protocol.md §6), without I/O.
 
 `EventStream` decides, frame by frame, which events to apply, when to ask for a
-``resume`` and when to refetch over REST; `Board` applies events idempotently to the
-sprint's state. The caller does the sending and fetching.
+``resume``, when to catch up from the REST event log and when to refetch the whole sprint;
+`Board` applies events idempotently to the sprint's state. The caller does the sending
+and fetching.
 """
 
 from __future__ import annotations
@@ -22,12 +23,17 @@ class Outcome:
     """What the caller must do after feeding one frame to `EventStream`.
 
     ``apply``: events to apply, in order. ``resume``: send ``resume {since: resume}`` if
-    not ``None``. ``refetch``: reload the sprint over REST, then call `EventStream.reset`.
+    not ``None``. ``catch_up``: read the sprint's event log from this seq (``GET
+    /api/sprints/<id>/events/?since=``), feed each event to `EventStream.event` as if it
+    were live, then call `EventStream.caught_up`; on a 410 (or any error) call
+    `EventStream.refetch` instead. ``refetch``: reload the sprint over REST, then call
+    `EventStream.reset`.
     """
 
     apply: tuple[dict[str, Any], ...] = ()
     resume: int | None = None
     refetch: bool = False
+    catch_up: int | None = None
 
 
 NOTHING = Outcome()
@@ -40,7 +46,7 @@ class EventStream:
     ``seq`` from REST, or ``None`` when the caller has no REST state (a websocket-only
     watcher); then the stream starts at whatever ``welcome`` (or the first event) says.
     ``max_buffer`` bounds the events held while a gap is open (default 1000); past it the
-    stream gives up on ``resume`` and asks for a refetch.
+    stream gives up on ``resume`` and catches up from the event log instead.
     """
 
     def __init__(self, last: int | None = None, *, max_buffer: int = 1000) -> None:
@@ -48,6 +54,7 @@ class EventStream:
         self.max_buffer = max_buffer
         self._buffer: dict[int, dict[str, Any]] = {}
         self._resuming = False  # a resume is out and its gap not yet closed: don't ask again
+        self._catching = False  # the caller is reading the event log: no resume meanwhile
         self._refetching = False  # the caller is reloading over REST: no resume meanwhile
 
     @property
@@ -57,17 +64,29 @@ class EventStream:
 
     @property
     def recovering(self) -> bool:
-        """True while a ``resume`` or refetch is outstanding."""
-        return self._resuming or self._refetching
+        """True while a ``resume``, a catch-up from the log or a refetch is outstanding."""
+        return self._resuming or self._catching or self._refetching
+
+    @property
+    def catching_up(self) -> bool:
+        """True while the caller reads the event log (and no refetch replaced it)."""
+        return self._catching
 
     def welcome(self, seq: int | None) -> Outcome:
-        """A (re)connection's ``welcome.seq``: resume if the server knows of newer events."""
+        """A (re)connection's ``welcome.seq``: resume if the server knows of newer events;
+        refetch if it knows only lower ones than we have (the sprint's stream restarted
+        lower numbered: our ``last`` means nothing in it, and waiting for the seq to pass
+        it would drop real events as duplicates)."""
         self._resuming = False
         if self.last is None:
             if isinstance(seq, int):
                 self.last = seq
             return self._drain()
-        if isinstance(seq, int) and seq > self.last and not self._refetching:
+        if not isinstance(seq, int) or self._refetching:
+            return NOTHING
+        if seq < self.last:
+            return self.refetch()
+        if seq > self.last and not self._catching:
             self._resuming = True
             return Outcome(resume=self.last)
         return NOTHING
@@ -79,6 +98,12 @@ class EventStream:
             return NOTHING
         if self.last is None:
             self.last = seq - 1  # no baseline at all: start with the first event seen
+        if self._refetching:
+            # Held until the reload says where we are: the stream may be numbered anew,
+            # so not even a seq at or below ours is a duplicate yet.
+            if len(self._buffer) < self.max_buffer:
+                self._buffer.setdefault(seq, frame)
+            return NOTHING
         if seq <= self.last or seq in self._buffer:
             return NOTHING
         if seq == self.last + 1:
@@ -87,6 +112,7 @@ class EventStream:
             return Outcome(apply=(frame, *drained.apply))
         if len(self._buffer) >= self.max_buffer:
             self._buffer.clear()
+            self._resuming = False
             return self.resync()
         self._buffer[seq] = frame
         if self.recovering:
@@ -94,17 +120,43 @@ class EventStream:
         self._resuming = True
         return Outcome(resume=self.last)
 
-    def resync(self) -> Outcome:
-        """The server cannot replay what we missed: the caller must refetch over REST."""
+    def resync(self, latest: int | None = None) -> Outcome:
+        """The server cannot replay what we missed (``resync {latest}``): catch up from
+        the event log, or refetch when the stream was renumbered (``latest`` at or below
+        our ``last``: a restarted stream, whose seqs ours are not) or we have no seq."""
+        if self._refetching or (self._catching and not _at_or_below(latest, self.last)):
+            return NOTHING  # what is under way reaches the sprint's latest state anyway
+        if self.last is None or _at_or_below(latest, self.last):
+            return self.refetch()
+        self._catching = True
+        self._resuming = False
+        return Outcome(catch_up=self.last)
+
+    def caught_up(self) -> Outcome:
+        """The event log was read to its end: apply what followed, resume if a gap is left."""
+        if not self._catching:
+            return NOTHING
+        self._catching = False
+        return self._settle()
+
+    def refetch(self) -> Outcome:
+        """Reload the sprint over REST (the log could not help); then call `reset`."""
         self._refetching = True
+        self._catching = False
         self._resuming = False
         return Outcome(refetch=True)
 
     def reset(self, last: int) -> Outcome:
         """After a REST (re)load at sprint ``seq`` ``last``: apply what is buffered above it."""
         self.last = last
-        self._buffer = {s: f for s, f in self._buffer.items() if s > last}
         self._refetching = False
+        self._catching = False
+        return self._settle()
+
+    def _settle(self) -> Outcome:
+        """Recovery is over: drop what we have, apply what follows, resume over a gap."""
+        last = self.last or 0
+        self._buffer = {s: f for s, f in self._buffer.items() if s > last}
         self._resuming = False
         drained = self._drain()
         if self._buffer:
@@ -121,6 +173,10 @@ class EventStream:
         if not self._buffer:
             self._resuming = False
         return Outcome(apply=tuple(applied))
+
+
+def _at_or_below(latest: int | None, last: int | None) -> bool:
+    return isinstance(latest, int) and last is not None and latest <= last
 
 
 def board_order(task: dict[str, Any]) -> tuple[str, int]:

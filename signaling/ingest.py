@@ -24,6 +24,7 @@ from signaling.protocol import (
     EVENT_ACTIONS,
     EVENT_MODELS,
     MAX_DATA_DEPTH,
+    NO_ACTOR,
     deeper_than,
     encode,
     event_frame,
@@ -40,6 +41,8 @@ MAX_ID = 2**53 - 1
 #: ``nonce`` and ``epoch``: URL-safe characters (base64url), nonce 16-64, epoch 1-64.
 _NONCE = re.compile(r"[A-Za-z0-9_-]{16,64}")
 _EPOCH = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: ``actor.username``: Django's usernames are at most 150 characters.
+MAX_USERNAME = 150
 
 
 class BatchError(Exception):
@@ -120,14 +123,30 @@ def _event(obj: Any, i: int) -> Event:
     reset = obj.get("reset", False)
     if not isinstance(reset, bool):
         raise _malformed(f"{where}.reset: must be true or false", i)
+    # Who made the change, passed through (null: the system; absent: the sender said not).
+    actor = _actor(obj["actor"], where, i) if "actor" in obj else NO_ACTOR
     try:  # what cannot be encoded cannot be delivered: refuse it before recording anything
         frame = encode(event_frame(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
-                                   model=obj["model"], id=obj["id"], data=data)).encode()
+                                   model=obj["model"], id=obj["id"], data=data,
+                                   actor=actor)).encode()
     except UnicodeEncodeError:
         raise _malformed(f"{where}.data: not valid Unicode (a lone surrogate)", i) from None
     return Event(sprint=obj["sprint"], seq=obj["seq"], action=obj["action"],
                  model=obj["model"], id=obj["id"], data=data, epoch=epoch, reset=reset,
                  frame=frame)
+
+
+def _actor(actor: Any, where: str, i: int) -> dict[str, Any] | None:
+    """``null``, or ``{"id", "username"}`` with nothing else carried along."""
+    if actor is None:
+        return None
+    username = actor.get("username") if isinstance(actor, dict) else None
+    if not (isinstance(actor, dict) and _id(actor.get("id")) and isinstance(username, str)
+            # printable: no control character, no lone surrogate (it could not be sent)
+            and 1 <= len(username) <= MAX_USERNAME and username.isprintable()):
+        raise _malformed(f"{where}.actor: must be null or {{id, username}} (an id from 1 to "
+                         f"{MAX_ID}, a username of 1-{MAX_USERNAME} characters)", i)
+    return {"id": actor["id"], "username": actor["username"]}
 
 
 def parse_batch(body: bytes, *, max_events: int = 500) -> Batch:

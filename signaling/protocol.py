@@ -14,12 +14,13 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar
 
 __all__ = [
     "DRAG_PHASES",
     "MAX_MESSAGE_BYTES",
+    "NO_ACTOR",
     "PROTOCOL_VERSION",
     "STATUSES",
     "Channels",
@@ -446,7 +447,20 @@ def resync_frame(latest: int | None) -> dict[str, Any]:
     return {"type": "resync", "latest": latest}
 
 
+class _NoActor(Enum):
+    NO_ACTOR = "no actor"
+
+
+#: `event_frame`'s ``actor`` when the sender gave none: the frame has no ``actor`` key.
+NO_ACTOR = _NoActor.NO_ACTOR
+
+
 def event_frame(*, sprint: int, seq: int, action: str, model: str, id: int,
-                data: dict[str, Any] | None) -> dict[str, Any]:
-    return {"type": "event", "sprint": sprint, "seq": seq, "action": action, "model": model,
-            "id": id, "data": data}
+                data: dict[str, Any] | None,
+                actor: dict[str, Any] | _NoActor | None = NO_ACTOR) -> dict[str, Any]:
+    """``actor``: who made the change, ``{"id", "username"}``, or None for the system."""
+    frame = {"type": "event", "sprint": sprint, "seq": seq, "action": action, "model": model,
+             "id": id, "data": data}
+    if actor is not NO_ACTOR:
+        frame["actor"] = actor
+    return frame

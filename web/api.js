@@ -269,6 +269,43 @@ export class Api {
     return this.list("/users/");
   }
 
+  /**
+   * The sprint's event log after `since` (docs/protocol.md §6), page after page to the
+   * latest: each event as the websocket's `event` frame, plus `at`. A 410 (the log no
+   * longer reaches back to `since + 1`) is an ApiError with status 410 and `code` "gone".
+   * @param {number} sprintId @param {number} since
+   * @returns {AsyncGenerator<import("./protocol.js").EventFrame>}
+   */
+  async *eventLog(sprintId, since) {
+    /** @type {string | null} */
+    let next = `/sprints/${sprintId}/events/?since=${encodeURIComponent(since)}&page_size=100`;
+    for (let pages = 0; next; pages += 1) {
+      if (pages >= this.maxPages) throw new ApiError(0, "Pagination did not end");
+      const page = await this.request("GET", next);
+      yield* page?.results ?? [];
+      next = page?.next ?? null;
+    }
+  }
+
+  /**
+   * The sprint's latest `count` events at most, oldest first (what the activity feed
+   * shows on load); fewer if the log holds fewer.
+   * @param {number} sprintId @param {number} latest  the sprint's seq @param {number} count
+   * @returns {Promise<import("./protocol.js").EventFrame[]>}
+   */
+  async recentEvents(sprintId, latest, count) {
+    const since = Math.max(0, latest - count);
+    const path = (/** @type {number | null} */ from) =>
+      `/sprints/${sprintId}/events/?page_size=${count}${from === null ? "" : `&since=${from}`}`;
+    try {
+      return (await this.request("GET", path(since)))?.results ?? [];
+    } catch (err) {
+      // Pruned that far back: whatever the log still holds.
+      if (err instanceof ApiError && err.status === 410) return (await this.request("GET", path(null)))?.results?.slice(-count) ?? [];
+      throw err;
+    }
+  }
+
   /** A realtime ticket for one sprint (docs/protocol.md §1). @param {number} sprintId @returns {Promise<Ticket>} */
   realtimeTicket(sprintId) {
     return this.request("POST", `/sprints/${sprintId}/realtime/`, {});

@@ -43,6 +43,8 @@ import { avatar, h, hue } from "./dom.js";
  */
 
 const DRAG_THRESHOLD_PX = 4;
+/** How long a card pointed at from the activity feed glows. */
+const HIGHLIGHT_MS = 2600;
 
 export class BoardView {
   /**
@@ -68,6 +70,10 @@ export class BoardView {
     this.pressed = null;
     this._frame = 0;
     this._moveDirty = false;
+    /** The card pointed at from the activity feed, until its highlight fades. @type {number | null} */
+    this.highlighted = null;
+    /** @type {ReturnType<typeof setTimeout> | undefined} */
+    this._highlightTimer = undefined;
     this.board = h("div", { class: "board", "data-testid": "board", role: "list", "aria-label": "Sprint board" });
     this.switcher = new ColumnSwitcher((key) => scrollToColumn(this.board, key));
     this.scroller = new EdgeScroller(this.board, (dir) => scrollToColumn(this.board, COLUMNS[columnInView(this.board) + dir]?.key));
@@ -89,6 +95,7 @@ export class BoardView {
   }
 
   destroy() {
+    clearTimeout(this._highlightTimer);
     this._cancel();
     this._unlisten();
     window.removeEventListener("keydown", this._onKeyDownWindow);
@@ -103,6 +110,33 @@ export class BoardView {
     if (data.ghosts) this.ghosts = data.ghosts;
     if (this.drag && !this._find(this.drag.task.id)) this._cancel(false); // deleted under us
     this.render();
+  }
+
+  /**
+   * Point at a card (an activity entry was clicked): scroll it into view, its column too
+   * on a phone, and make it glow for a moment. False if the board has no such card.
+   * @param {number} id
+   */
+  highlight(id) {
+    if (!this._find(id)) return false;
+    clearTimeout(this._highlightTimer);
+    this.highlighted = id;
+    this.render();
+    const el = this.board.querySelector(`.card[data-task-id="${id}"]`);
+    const list = el?.closest(".column__cards");
+    if (el && list) {
+      // The column into view (a phone shows one at a time), then the card within it.
+      scrollToColumn(this.board, /** @type {ColumnKey} */ (list.getAttribute("data-column")));
+      const card = el.getBoundingClientRect();
+      const top = list.scrollTop + card.top - list.getBoundingClientRect().top - (list.clientHeight - card.height) / 2;
+      const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+      list.scrollTo({ top: Math.max(0, top), behavior: smooth ? "smooth" : "auto" });
+    }
+    this._highlightTimer = setTimeout(() => {
+      this.highlighted = null;
+      this.board.querySelector(".card--highlight")?.classList.remove("card--highlight");
+    }, HIGHLIGHT_MS);
+    return true;
   }
 
   /** @param {number} id */
@@ -167,7 +201,7 @@ export class BoardView {
     const holders = [...new Set(this.ghosts.filter((g) => g.task === t.id).map((g) => this.cb.nameOf(g.peer)))];
     const heldBy = holders.length ? `${holders.join(" and ")} ${holders.length > 1 ? "are" : "is"} moving this` : "";
     return h("article", {
-      class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}${heldBy ? " card--held" : ""}`,
+      class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}${heldBy ? " card--held" : ""}${this.highlighted === t.id && !lifted ? " card--highlight" : ""}`,
       "data-testid": "card", "data-task-id": t.id, "data-status": t.status, tabindex: "0", role: "listitem",
       "aria-roledescription": "movable task", "aria-grabbed": lifted ? "true" : "false",
       "aria-label": `${t.name}${t.assigned ? `, assigned to ${t.assigned}` : ""}${heldBy ? `. ${heldBy}` : ""}. Press Space to move, E to edit.`,

@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * The client side of the delivery guarantee (docs/protocol.md §6): apply authoritative
- * events once, in seq order; detect gaps and ask to `resume` once; refetch on `resync`.
+ * events once, in seq order; detect gaps and ask to `resume` once; on `resync`, catch up
+ * from the REST event log and refetch the whole sprint only when the log cannot help.
  * Pure: talks to the outside only through the callbacks it is given.
  */
 
@@ -11,8 +12,13 @@
  * @typedef {object} EventStreamHooks
  * @property {(event: EventFrame) => void} apply  apply one event to the local state
  * @property {(since: number) => void} resume  send `resume {since}` (may be a no-op while offline)
+ * @property {(since: number) => void} catchUp  read the event log after `since`: feed each
+ *   event to `onEvent`, then call `caughtUp` (or `catchUpFailed` on a 410 or any error)
  * @property {() => void} refetch  reload the sprint and its tasks over REST, then call `reset`
  */
+
+/** Events held above a gap at most; past it the stream catches up from the log instead. */
+const MAX_BUFFER = 1000;
 
 export class EventStream {
   /**
@@ -27,6 +33,8 @@ export class EventStream {
     this.buffer = new Map();
     /** A resume is out and the gap it asked about is not closed yet. */
     this.resumePending = false;
+    /** The event log is being read: no resume meanwhile. */
+    this.catchingUp = false;
     /** A REST refetch is in flight: hold events until `reset`. */
     this.refetching = false;
   }
@@ -37,43 +45,71 @@ export class EventStream {
   }
 
   /**
-   * A new connection said hello. Ask for what we missed if the server knows more
-   * than we do, or if a gap is still open from before the reconnect.
+   * A new connection said hello. Ask for what we missed if the server knows more than
+   * we do (or a gap is still open from before the reconnect); refetch if it knows only
+   * lower seqs than ours: the stream restarted lower numbered, and waiting for its seqs
+   * to pass ours would drop its events as duplicates.
    * @param {number | null} serverSeq  `welcome.seq`
    */
   onWelcome(serverSeq) {
     this.resumePending = false; // whatever we asked the old connection is lost
     if (this.refetching) return;
-    if ((typeof serverSeq === "number" && serverSeq > this.last) || this.hasGap) {
+    if (typeof serverSeq === "number" && serverSeq < this.last) {
+      this._refetch();
+    } else if (!this.catchingUp && ((typeof serverSeq === "number" && serverSeq > this.last) || this.hasGap)) {
       this._requestResume();
     }
   }
 
-  /** @param {EventFrame} event */
+  /** An event, live or from the log. @param {EventFrame} event */
   onEvent(event) {
-    if (event.seq <= this.last) return; // duplicate
     if (this.refetching) {
-      this.buffer.set(event.seq, event);
+      // Held until the reload says where we are: the stream may be numbered anew.
+      if (this.buffer.size < MAX_BUFFER) this.buffer.set(event.seq, event);
       return;
     }
+    if (event.seq <= this.last) return; // duplicate
     if (event.seq === this.last + 1) {
       this._applyOne(event);
       this._drain();
+    } else if (this.buffer.size >= MAX_BUFFER) {
+      this.buffer.clear();
+      this.resumePending = false;
+      this.onResync(null);
     } else {
       this.buffer.set(event.seq, event);
-      if (!this.resumePending) this._requestResume();
+      if (!this.resumePending && !this.catchingUp) this._requestResume();
     }
   }
 
   /**
-   * The server's history cannot fill our gap: refetch over REST.
-   * @param {number | null} _latest
+   * The server's history cannot fill our gap: catch up from the event log; refetch
+   * when `latest` is at or below our seq (the stream restarted there: our seqs are
+   * another numbering's, and so would be the log after them).
+   * @param {number | null} latest
    */
-  onResync(_latest) {
+  onResync(latest) {
     this.resumePending = false;
     if (this.refetching) return;
-    this.refetching = true;
-    this.hooks.refetch();
+    if (typeof latest === "number" && latest <= this.last) {
+      this._refetch();
+      return;
+    }
+    if (this.catchingUp) return; // the log being read reaches the latest state anyway
+    this.catchingUp = true;
+    this.hooks.catchUp(this.last);
+  }
+
+  /** The log was read to its end: apply what came live meanwhile, resume over a gap. */
+  caughtUp() {
+    if (!this.catchingUp) return;
+    this.catchingUp = false;
+    this._settle();
+  }
+
+  /** The log could not help (410 Gone: pruned or renumbered; unreachable): refetch. */
+  catchUpFailed() {
+    if (this.catchingUp) this._refetch();
   }
 
   /**
@@ -84,15 +120,27 @@ export class EventStream {
   reset(last) {
     this.last = last ?? 0;
     this.refetching = false;
-    this.resumePending = false;
-    for (const seq of [...this.buffer.keys()]) if (seq <= this.last) this.buffer.delete(seq);
-    this._drain();
-    if (this.hasGap) this._requestResume();
+    this.catchingUp = false;
+    this._settle();
   }
 
   /** The refetch failed; allow another resync/welcome to try again. */
   refetchFailed() {
     this.refetching = false;
+  }
+
+  _refetch() {
+    this.refetching = true;
+    this.catchingUp = false;
+    this.resumePending = false;
+    this.hooks.refetch();
+  }
+
+  _settle() {
+    this.resumePending = false;
+    for (const seq of [...this.buffer.keys()]) if (seq <= this.last) this.buffer.delete(seq);
+    this._drain();
+    if (this.hasGap) this._requestResume();
   }
 
   _requestResume() {

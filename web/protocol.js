@@ -69,7 +69,9 @@ export class ProtocolError extends Error {
  * @typedef {{type: "signal", from: string, data: Record<string, any>}} SignalFrame
  * @typedef {"created"|"updated"|"deleted"|"added"|"removed"} EventAction
  * @typedef {{type: "event", sprint: number, seq: number, action: EventAction, model: "task"|"sprint",
- *   id: number, data: Record<string, any> | null}} EventFrame
+ *   id: number, data: Record<string, any> | null, actor?: PeerUser | null, at?: string}} EventFrame
+ *   `actor`: who made the change (null: the system); `at`: when it was committed (events
+ *   read from the REST event log only)
  * @typedef {{type: "resync", latest: number | null}} ResyncFrame
  * @typedef {{type: "error", code: string, message: string, field?: string}} ErrorFrame
  * @typedef {WelcomeFrame|PeerJoinedFrame|PeerLeftFrame|RelayFrame|SignalFrame|EventFrame|ResyncFrame|ErrorFrame} ServerFrame
@@ -226,6 +228,12 @@ const SERVER_CHECKS = {
     if (!EVENT_MODELS.includes(f.model)) throw bad("model", `must be one of ${EVENT_MODELS.join(", ")}`);
     int(f.id, "id", 1);
     if (f.data !== null) object(f.data, "data");
+    if (f.actor !== undefined && f.actor !== null) {
+      // Who made the change: a user of Django's, so an id always (no anonymous user here).
+      const actor = object(f.actor, "actor");
+      int(actor.id, "actor.id", 1);
+      if (typeof actor.username !== "string") throw bad("actor.username", "must be a string");
+    }
   },
   resync(f) {
     intOrNull(f.latest, "latest");

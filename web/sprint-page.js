@@ -7,6 +7,7 @@
  * server's answer (or, when someone else changed the card first, its current state) is
  * what the board shows.
  */
+import { ActivityPanel } from "./activity-panel.js";
 import { ApiError } from "./api.js";
 import { BoardView } from "./board.js";
 import { afterFor, columnsOf, isoDate, moveBody, placeTask } from "./board-model.js";
@@ -26,6 +27,8 @@ import { RealtimeSocket } from "./socket.js";
 
 /** How long a notice (a lost drop) stays on screen. */
 const NOTICE_MS = 8000;
+/** Events the activity feed shows from the log when the board loads. */
+const FEED_HISTORY = 50;
 
 const LINK_LABELS = { p2p: "peer-to-peer", relay: "relayed", connecting: "connecting…" };
 const STATE_LABELS = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" };
@@ -61,12 +64,15 @@ export class SprintPage {
     this.destroyed = false;
     this.receiver = new DragReceiver();
     this.dragSeq = new DragSequence();
+    this.activity = new ActivityPanel({ me: api.username, onPick: (id) => this.showCard(id) });
     this.stream = new EventStream({
       apply: (event) => {
+        this.activity.add(event);
         if (applyEvent(this.state, event)) this.renderBoard();
         if (event.model === "sprint") this.renderHeader();
       },
       resume: (since) => this.socket.send(resumeFrame(since)),
+      catchUp: (since) => this.catchUp(since),
       refetch: () => this.refetch(),
     });
     this.socket = new RealtimeSocket({ getTicket: () => api.realtimeTicket(sprintId) });
@@ -105,6 +111,10 @@ export class SprintPage {
       this._setData(sprint, tasks, backlog);
       this.users = users;
       this.stream.reset(sprint.seq);
+      const seq = sprint.seq ?? 0;
+      this.api.recentEvents(this.sprintId, seq, FEED_HISTORY)
+        .then((events) => this.activity.history(events.filter((e) => e.seq <= seq)))
+        .catch(() => this.activity.history([]));
       this.renderHeader();
       this.renderBoard();
       this.main.setAttribute("aria-busy", "false");
@@ -125,9 +135,27 @@ export class SprintPage {
     this.state.sprint = sprint;
     this.state.tasks = new Map(tasks.map((t) => [t.id, t]));
     this.state.backlog = new Map(backlog.map((t) => [t.id, t]));
+    this.activity.seed([...tasks, ...backlog], sprint);
   }
 
-  /** §6 step 4: the server's history could not fill our gap. Sprint first, then tasks. */
+  /**
+   * §6 step 4: the server's history could not fill our gap: the events after `since`
+   * from the REST log, applied as if live; a refetch only when the log cannot help.
+   * @param {number} since
+   */
+  async catchUp(since) {
+    try {
+      for await (const event of this.api.eventLog(this.sprintId, since)) {
+        if (this.destroyed || !this.stream.catchingUp) return;
+        this.stream.onEvent(event);
+      }
+      this.stream.caughtUp();
+    } catch (err) {
+      if (!this.destroyed) this.stream.catchUpFailed(); // 410 Gone, or unreachable
+    }
+  }
+
+  /** The log could not help either: the sprint first, then its tasks. */
   async refetch() {
     try {
       const sprint = await this.api.sprint(this.sprintId);
@@ -153,6 +181,7 @@ export class SprintPage {
     this.mesh.removeAll();
     this.socket.destroy();
     this.board?.destroy();
+    this.activity.destroy();
   }
 
   // --- realtime wiring ------------------------------------------------------------------
@@ -223,9 +252,10 @@ export class SprintPage {
     const head = h("div", { class: "sprint-head" },
       h("a", { class: "back-link", href: "#/sprints", "aria-label": "All sprints" }, "← Sprints"),
       this.title,
-      h("div", { class: "sprint-head__side" }, this.presenceEl, this.connectionEl,
+      h("div", { class: "sprint-head__side" }, this.presenceEl, this.connectionEl, this.activity.toggle,
         h("button", { class: "button button--primary", type: "button", "data-testid": "new-task", onclick: () => this.openTask(null) }, "+ New task")));
-    this.root.replaceChildren(head, this.main, this.notice);
+    this.root.replaceChildren(head, h("div", { class: "board-area" }, this.main, this.activity.el), this.notice, this.activity.backdrop);
+    this.activity.setOpen(this.activity.open, false);
     this.renderConnection();
   }
 
@@ -336,6 +366,11 @@ export class SprintPage {
     const message = err instanceof ApiError ? err.message : String(err);
     this.showError(`Could not move “${task.name}”: ${message}`);
     this.announce(`Move failed: ${message}`);
+  }
+
+  /** An activity entry was clicked: point at its card. @param {number} id */
+  showCard(id) {
+    if (!this.board?.highlight(id)) this.announce("That card is no longer on this board.");
   }
 
   /** A short notice over the board (a lost drop), gone after a few seconds. @param {string} message */

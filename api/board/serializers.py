@@ -68,12 +68,13 @@ class SprintSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         annotated = getattr(sprint, "latest_seq", None)
         return annotated if annotated is not None else latest_seq(sprint.pk)
 
-    @extend_schema_field(_links_schema("SprintLinks", "self", "tasks", "realtime"))
+    @extend_schema_field(_links_schema("SprintLinks", "self", "tasks", "realtime", "events"))
     def get_links(self, sprint: Sprint) -> dict[str, str]:
         return {
             "self": absolute_url("sprint-detail", kwargs={"pk": sprint.pk}),
             "tasks": absolute_url("task-list", query={"sprint": sprint.pk}),
             "realtime": absolute_url("sprint-realtime", kwargs={"pk": sprint.pk}),
+            "events": absolute_url("sprint-events", kwargs={"pk": sprint.pk}),
         }
 
 

@@ -8,7 +8,8 @@ keeps `version` and `rank`, and records the outbox events in the same transactio
 * `expected_version`: None writes whatever the current version (last write wins);
   otherwise the current version must be it (or one of them), else `VersionConflict` and
   nothing changes.
-* `actor`: the user making the change, None for the system. Not stored yet.
+* `actor`: the user making the change, None for the system: every event the change
+  records names them (`actor` in docs/protocol.md §3).
 * Bad input raises `django.core.exceptions.ValidationError` with a dict of field errors.
 * A write that changes nothing keeps the version and records no event.
 """
@@ -136,18 +137,18 @@ def _dates(task: Task, *, old_status: str | None, explicit: Collection[str],
 
 
 def _save_placed(task: Task, placement: columns.Placement, *, fields: Collection[str],
-                 previous_sprint_id: int | None, created: bool = False) -> Task:
+                 previous_sprint_id: int | None, actor: Actor, created: bool = False) -> Task:
     """Save the task (version + 1 unless new) and record its events and the rebalance's."""
     task.rank = placement.rank
     if created:
         task.save(force_insert=True)
-        events.task_created(task)
+        events.task_created(task, actor=actor)
     else:
         task.version += 1
         task.save(update_fields=sorted({*fields, "rank", "version"}))
-        events.task_changed(task, previous_sprint_id=previous_sprint_id)
+        events.task_changed(task, previous_sprint_id=previous_sprint_id, actor=actor)
     for other in placement.rebalanced:
-        events.task_changed(other, previous_sprint_id=other.sprint_id)
+        events.task_changed(other, previous_sprint_id=other.sprint_id, actor=actor)
     return task
 
 
@@ -173,7 +174,8 @@ def task_create(*, actor: Actor, name: str, description: str = "",
         _dates(task, old_status=None, explicit=explicit, today=today)
         placement = columns.place(task, sprint_id=sprint_id, status=status, after=None,
                                   bottom=True)
-        return _save_placed(task, placement, fields=(), previous_sprint_id=None, created=True)
+        return _save_placed(task, placement, fields=(), previous_sprint_id=None, actor=actor,
+                            created=True)
 
     return _atomic(write)
 
@@ -202,7 +204,8 @@ def task_update(*, task: Task | int, actor: Actor, expected_version: ExpectedVer
             return current
         moved = _column_changed(before, current)
         return _place_and_save(current, fields=changed, after=None, bottom=moved,
-                               keep_rank=not moved, previous_sprint_id=before["sprint"])
+                               keep_rank=not moved, previous_sprint_id=before["sprint"],
+                               actor=actor)
 
     return _atomic(write)
 
@@ -236,7 +239,7 @@ def task_move(*, task: Task | int, actor: Actor, expected_version: ExpectedVersi
             return current
         return _place_and_save(current, fields=changed, after=below,
                                bottom=after_id is KEEP, keep_rank=keep_rank,
-                               previous_sprint_id=before["sprint"])
+                               previous_sprint_id=before["sprint"], actor=actor)
 
     return _atomic(write)
 
@@ -285,7 +288,7 @@ def task_delete(*, task: Task | int, actor: Actor, expected_version: ExpectedVer
         _check_version(current, expected_version)
         sprint_id = current.sprint_id
         current.delete()
-        events.task_deleted(task_id, sprint_id=sprint_id)
+        events.task_deleted(task_id, sprint_id=sprint_id, actor=actor)
 
     _atomic(write)
 
@@ -310,13 +313,14 @@ def _column_changed(before: dict[str, Any], task: Task) -> bool:
 
 
 def _place_and_save(task: Task, *, fields: Collection[str], after: Task | None, bottom: bool,
-                    keep_rank: bool, previous_sprint_id: int | None) -> Task:
+                    keep_rank: bool, previous_sprint_id: int | None, actor: Actor) -> Task:
     if keep_rank:
         placement = columns.Placement(rank=task.rank, rebalanced=[])
     else:
         placement = columns.place(task, sprint_id=task.sprint_id, status=task.status,
                                   after=after, bottom=bottom)
-    return _save_placed(task, placement, fields=fields, previous_sprint_id=previous_sprint_id)
+    return _save_placed(task, placement, fields=fields, previous_sprint_id=previous_sprint_id,
+                        actor=actor)
 
 
 def _required_pk(value: Task | Sprint | int) -> int:
@@ -335,7 +339,7 @@ def sprint_create(*, actor: Actor, end: datetime.date, name: str = "",
     def write() -> Sprint:
         sprint = Sprint(name=name, description=description, end=end)
         sprint.save(force_insert=True)
-        events.sprint_created(sprint)
+        events.sprint_created(sprint, actor=actor)
         return sprint
 
     return _atomic(write)
@@ -359,7 +363,7 @@ def sprint_update(*, sprint: Sprint | int, actor: Actor, expected_version: Expec
             setattr(current, name, changes[name])
         current.version += 1
         current.save(update_fields=sorted({*changed, "version"}))
-        events.sprint_updated(current)
+        events.sprint_updated(current, actor=actor)
         return current
 
     return _atomic(write)
@@ -387,7 +391,7 @@ def sprint_delete(*, sprint: Sprint | int, actor: Actor,
             task.rank, task.version = placement.rank, task.version + 1
             task.save(update_fields=["sprint", "rank", "version"])
         current.delete()
-        events.sprint_deleted(sprint_id)
+        events.sprint_deleted(sprint_id, actor=actor)
 
     _atomic(write)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import secrets
 
 from django.db import models
@@ -54,6 +55,11 @@ class OutboxEvent(models.Model):
     object_id = models.BigIntegerField()
     # The object exactly as the REST API represents it (with absolute links); null if deleted.
     data = models.JSONField(null=True, blank=True)
+    # Who made the change: the user's id and username as they were then (plain values, no
+    # foreign key: the log keeps naming a user who was deleted or renamed since); both
+    # null for a change the system made (a management command, seed_demo).
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_username = models.CharField(max_length=150, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set when the realtime server answered `accepted`, `reset` or `duplicate`.
     delivered_at = models.DateTimeField(null=True, blank=True)
@@ -80,7 +86,23 @@ class OutboxEvent(models.Model):
     def __str__(self) -> str:
         return f"sprint {self.sprint_id} #{self.seq} {self.model} {self.object_id} {self.action}"
 
+    @property
+    def actor(self) -> dict[str, object] | None:
+        """`{"id", "username"}` of the user who made the change, None for the system."""
+        if self.actor_id is None:
+            return None
+        return {"id": self.actor_id, "username": self.actor_username or ""}
+
     def to_wire(self) -> dict[str, object]:
         """The event as `POST /events/` carries it (docs/protocol.md §7)."""
         return {"sprint": self.sprint_id, "seq": self.seq, "action": self.action,
-                "model": self.model, "id": self.object_id, "data": self.data}
+                "model": self.model, "id": self.object_id, "data": self.data,
+                "actor": self.actor}
+
+    def to_frame(self) -> dict[str, object]:
+        """The event as clients get it: the websocket `event` frame, plus `at`, the time
+        it was committed (docs/protocol.md §3 `event`, §6 the event log)."""
+        return {"type": "event", "sprint": self.sprint_id, "seq": self.seq,
+                "action": self.action, "model": self.model, "id": self.object_id,
+                "data": self.data, "actor": self.actor,
+                "at": self.created_at.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")}

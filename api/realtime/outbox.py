@@ -28,9 +28,21 @@ def encode_event(wire: dict[str, Any]) -> bytes:
                       allow_nan=False).encode()
 
 
+def actor_of(user: Any) -> tuple[int, str] | None:
+    """(id, username) of the user making a change; None for the system (no user, or an
+    anonymous one)."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        return None
+    return int(user.pk), str(user.get_username())
+
+
 def record_event(*, sprint_id: int, action: str, model: str, object_id: int,
-                 serialize: Callable[[], dict[str, Any] | None]) -> OutboxEvent:
+                 serialize: Callable[[], dict[str, Any] | None], actor: Any = None
+                 ) -> OutboxEvent:
     """Append an event to the sprint's stream, in the current transaction.
+
+    `actor` is the user whose request made the change (None: the system); the event
+    names them as they are now, so later renames do not rewrite history.
 
     `serialize` is called after the seq is allocated, so a sprint's representation
     (whose `seq` field is its latest event seq) includes this very event. Delivery is
@@ -42,8 +54,11 @@ def record_event(*, sprint_id: int, action: str, model: str, object_id: int,
     """
     with transaction.atomic(savepoint=False):
         seq = allocate_seq(sprint_id)
+        who = actor_of(actor)
         event = OutboxEvent(sprint_id=sprint_id, seq=seq, action=action, model=model,
-                            object_id=object_id, data=serialize())
+                            object_id=object_id, data=serialize(),
+                            actor_id=who[0] if who else None,
+                            actor_username=who[1] if who else None)
         check_publishable(event)
         event.save(force_insert=True)
     transaction.on_commit(_wake_delivery)

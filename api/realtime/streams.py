@@ -146,16 +146,24 @@ def new_epochs(sprint_ids: Iterable[int] | None = None) -> int:
     return count
 
 
-def prune(*, older_than: datetime.timedelta | None = None) -> int:
-    """Delete events delivered or skipped more than `older_than` ago (default
-    OUTBOX_RETENTION_DAYS). Kept until then to fill a realtime server's gaps."""
+def prune(*, older_than: datetime.timedelta | None = None,
+          log_older_than: datetime.timedelta | None = None) -> int:
+    """Delete the events no one needs any more: delivered (or skipped) more than
+    `older_than` ago (default OUTBOX_RETENTION_DAYS: until then they can fill a realtime
+    server's gap) and committed more than `log_older_than` ago (default
+    EVENT_LOG_RETENTION_DAYS: until then clients catch up from the event log)."""
     if older_than is None:
         older_than = datetime.timedelta(days=settings.OUTBOX_RETENTION_DAYS)
-    cutoff = timezone.now() - older_than
+    if log_older_than is None:
+        log_older_than = datetime.timedelta(days=settings.EVENT_LOG_RETENTION_DAYS)
+    now = timezone.now()
+    cutoff = now - older_than
     deleted, _ = OutboxEvent.objects.filter(
-        Q(delivered_at__lt=cutoff) | Q(skipped_at__lt=cutoff)).delete()
+        Q(delivered_at__lt=cutoff) | Q(skipped_at__lt=cutoff),
+        created_at__lt=now - log_older_than).delete()
     if deleted:
-        log.info("sprints (all): pruned %d delivered events older than %s", deleted, older_than)
+        log.info("sprints (all): pruned %d delivered events older than %s (log: %s)",
+                 deleted, older_than, log_older_than)
     return deleted
 
 

@@ -15,7 +15,8 @@ def test_sprint_links(client: APIClient, sprint: Sprint) -> None:
     links = client.get(f"/api/sprints/{sprint.pk}/").json()["links"]
     assert links == {"self": f"{BASE}/sprints/{sprint.pk}/",
                      "tasks": f"{BASE}/tasks/?sprint={sprint.pk}",
-                     "realtime": f"{BASE}/sprints/{sprint.pk}/realtime/"}
+                     "realtime": f"{BASE}/sprints/{sprint.pk}/realtime/",
+                     "events": f"{BASE}/sprints/{sprint.pk}/events/"}
 
 
 def test_sprint_links_follow_the_request_host(client: APIClient, sprint: Sprint,

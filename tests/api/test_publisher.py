@@ -193,6 +193,8 @@ def test_prune_keeps_recent_and_undelivered(sprint: Sprint) -> None:
     for name in "TUV":
         make_task(name=name, sprint=sprint)
     old = timezone.now() - datetime.timedelta(days=8)
+    # Past the event log's retention too (tests/api/test_event_log.py: what it keeps).
+    OutboxEvent.objects.update(created_at=timezone.now() - datetime.timedelta(days=31))
     OutboxEvent.objects.filter(seq=1).update(delivered_at=old)
     OutboxEvent.objects.filter(seq=2).update(delivered_at=timezone.now())
     OutboxEvent.objects.filter(seq=3).update(failed_at=old, skipped_at=old)  # skipped

@@ -54,11 +54,12 @@ async def test_patch_reaches_every_subscriber_of_the_sprint_once(
     changed = await asyncio.to_thread(board.patch, f"/api/tasks/{task['id']}/",
                                       {"status": "in_progress"})
 
+    ana = (await asyncio.to_thread(board.http.get, "/api/users/ana/")).json()
     for sub in (first, second):
         (event,) = await sub.wait_events(1)
         assert event == {"type": "event", "sprint": sprint_a, "seq": last + 1,
                          "action": "updated", "model": "task", "id": task["id"],
-                         "data": changed}
+                         "data": changed, "actor": {"id": ana["id"], "username": "ana"}}
     # A write in B is the barrier: when B's subscriber has it, A's event would have come first.
     await asyncio.to_thread(board.patch, f"/api/tasks/{other['id']}/", {"name": "Still elsewhere"})
     (only,) = await outsider.wait_events(1)

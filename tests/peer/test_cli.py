@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from peer.cli import build_parser, drag_path
+from peer.cli import build_parser, describe_event, drag_path
 from signaling.protocol import STATUSES
 from tests.servers import ROOT
 
@@ -35,3 +35,18 @@ def test_drag_path_crosses_every_column_within_the_board() -> None:
     assert points[0][0] == STATUSES[0] and points[-1][0] == STATUSES[-1]
     assert {p[0] for p in points} == set(STATUSES)
     assert all(0 <= x <= 1 and 0 <= y <= 1 for _, x, y in points)
+
+
+def test_tail_takes_the_sprint_and_where_to_start() -> None:
+    args = build_parser().parse_args(["tail", "7", "--since", "40", "--count", "3"])
+    assert (args.command, args.sprint, args.since, args.count, args.seconds) == (
+        "tail", 7, 40, 3, None)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["tail"])  # the sprint is required
+
+
+def test_watch_lines_name_who_made_the_change() -> None:
+    frame = {"type": "event", "seq": 4, "action": "updated", "model": "task", "id": 12,
+             "data": {"name": "Write the docs"}, "actor": {"id": 3, "username": "ana"}}
+    assert describe_event(frame) == "event 4 updated task 12 'Write the docs' by ana"
+    assert describe_event({**frame, "actor": None}) == "event 4 updated task 12 'Write the docs'"

@@ -158,7 +158,9 @@ def test_the_ingest_example_is_what_django_sends_and_what_the_server_makes_of_it
     [sent] = request["events"]
     outgoing = Outgoing.of(OutboxEvent(sprint_id=sent["sprint"], seq=sent["seq"],
                                        action=sent["action"], model=sent["model"],
-                                       object_id=sent["id"], data=sent["data"]),
+                                       object_id=sent["id"], data=sent["data"],
+                                       actor_id=sent["actor"]["id"],
+                                       actor_username=sent["actor"]["username"]),
                            epoch=sent["epoch"], reset=False)
     assert encode_body([outgoing], request["nonce"]) == _canon(request).encode()
     [event] = parse_batch(_canon(request).encode()).events
@@ -233,7 +235,8 @@ def _golden_examples() -> list[Any]:
     ingest = GOLDEN["ingest"]
     return [GOLDEN["ticket"], *GOLDEN["server_frames"], GOLDEN["turn"]["ice_servers"],
             *GOLDEN["client_frames"], GOLDEN["end_of_candidates"], *GOLDEN["drag_updates"],
-            ingest["request"], *ingest["responses"].values()]
+            ingest["request"], *ingest["responses"].values(),
+            *GOLDEN["event_log"].values()]  # tests/api/test_event_log.py checks these
 
 
 def test_the_page_shows_the_golden_examples_and_no_others() -> None:

@@ -50,18 +50,27 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def realtime(live_server: Any, settings: Any) -> Iterator[RealtimeServer]:
-    """A realtime server that accepts the live server's origin, with Django pointed at it."""
+@contextlib.contextmanager
+def realtime_for(live_server: Any, settings: Any, *args: str) -> Iterator[RealtimeServer]:
+    """A realtime server (`watercooler.py` with `args`) that accepts the live server's
+    origin, with Django pointed at it."""
     origin = live_server.url
-    server = RealtimeServer(origins=(origin, origin.replace("localhost", "127.0.0.1")))
+    server = RealtimeServer(*args, origins=(origin, origin.replace("localhost", "127.0.0.1")))
     server.start()
     settings.REALTIME_URL = server.http_url
     settings.REALTIME_PUBLIC_URL = f"ws://127.0.0.1:{server.port}"
     settings.REALTIME_SECRET = TEST_SECRET
     settings.REALTIME_RETRY_MAX = 0.5
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def realtime(live_server: Any, settings: Any) -> Iterator[RealtimeServer]:
+    with realtime_for(live_server, settings) as server:
+        yield server
 
 
 @pytest.fixture

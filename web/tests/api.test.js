@@ -147,3 +147,37 @@ test("a 400 on move names the field; only a 412 carries current", async () => {
   await assert.rejects(new Api({ fetch: fn, storage: null }).moveTask(1, { after: 3 }), (e) =>
     e.status === 400 && !e.isConflict && e.current === null && e.fields.after[0] === "not in that column.");
 });
+
+test("eventLog reads page after page from since; a 410 says gone", async () => {
+  const events = Array.from({ length: 250 }, (_, i) => ({ type: "event", seq: i + 6 }));
+  const { fn, calls } = fakeFetch((url) => {
+    const q = new URL(url, "http://x").searchParams;
+    const since = Number(q.get("since"));
+    if (since < 5) return { status: 410, body: { error: "gone", message: "pruned", oldest: 6, latest: 255 } };
+    const results = events.filter((e) => e.seq > since).slice(0, 100);
+    const last = results.at(-1)?.seq;
+    const next = last < 255 ? `http://h/api/sprints/7/events/?since=${last}&page_size=100` : null;
+    return { body: { count: 0, next, previous: null, latest: 255, results } };
+  });
+  const api = new Api({ fetch: fn, storage: null });
+  const seqs = [];
+  for await (const e of api.eventLog(7, 5)) seqs.push(e.seq);
+  assert.deepEqual(seqs, events.map((e) => e.seq));
+  assert.equal(calls[0].url, "/api/sprints/7/events/?since=5&page_size=100");
+  assert.equal(calls.length, 3);
+  await assert.rejects(async () => { for await (const _ of api.eventLog(7, 2)); }, (err) => err instanceof ApiError && err.status === 410 && err.code === "gone");
+});
+
+test("recentEvents: the latest few, or all the log holds once pruned that far", async () => {
+  const { fn, calls } = fakeFetch((url) => {
+    const q = new URL(url, "http://x").searchParams;
+    if (q.get("since") === "40") return { status: 410, body: { error: "gone", message: "pruned", oldest: 45, latest: 90 } };
+    const from = q.has("since") ? Number(q.get("since")) : 44;
+    return { body: { next: null, results: [{ seq: from + 1 }, { seq: from + 2 }] } };
+  });
+  const api = new Api({ fetch: fn, storage: null });
+  assert.deepEqual((await api.recentEvents(7, 90, 20)).map((e) => e.seq), [71, 72]);
+  assert.equal(calls[0].url, "/api/sprints/7/events/?page_size=20&since=70");
+  assert.deepEqual((await api.recentEvents(7, 90, 50)).map((e) => e.seq), [45, 46]);
+  assert.equal(calls.at(-1).url, "/api/sprints/7/events/?page_size=50");
+});

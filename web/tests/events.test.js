@@ -1,4 +1,5 @@
-// EventStream (docs/protocol.md §6): dedupe by seq, gap → resume once, resync → refetch.
+// EventStream (docs/protocol.md §6): dedupe by seq, gap → resume once, resync → the event
+// log, refetch only when the log cannot help or the stream was renumbered.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EventStream, applyEvent } from "../events.js";
@@ -10,10 +11,11 @@ const ev = (seq, extra = {}) => ({
 });
 
 function harness(last = 0) {
-  const log = { applied: [], resumes: [], refetches: 0 };
+  const log = { applied: [], resumes: [], refetches: 0, catchUps: [] };
   const stream = new EventStream({
     apply: (e) => log.applied.push(e.seq),
     resume: (since) => log.resumes.push(since),
+    catchUp: (since) => log.catchUps.push(since),
     refetch: () => { log.refetches += 1; },
   }, last);
   return { stream, log };
@@ -67,30 +69,74 @@ test("reconnect with an open gap resumes again on the new connection", () => {
   assert.deepEqual(log.resumes, [10, 10]);
 });
 
-test("resync: refetch, hold events meanwhile, drop what REST already had", () => {
+test("resync: catch up from the log as if live, then resume for what the log lacked", () => {
   const { stream, log } = harness(10);
-  stream.onEvent(ev(30));
+  stream.onEvent(ev(12));
+  assert.deepEqual(log.resumes, [10]);
+  stream.onResync(40);
+  stream.onResync(41); // a second resync while the log is read: nothing more
+  assert.deepEqual(log.catchUps, [10]);
+  assert.equal(log.refetches, 0);
+  stream.onEvent(ev(42)); // live meanwhile, above a gap: held, no resume
+  assert.deepEqual(log.resumes, [10]);
+  for (const s of [11, 12, 13]) stream.onEvent(ev(s)); // the log (12 was held too)
+  assert.deepEqual(log.applied, [11, 12, 13]);
+  stream.caughtUp(); // the log ended at 13: 14-41 came after it was read
+  assert.deepEqual(log.resumes, [10, 13]);
+  for (let s = 14; s <= 41; s += 1) stream.onEvent(ev(s));
+  assert.equal(stream.last, 42);
+  assert.equal(log.refetches, 0, "no full reload");
+});
+
+test("the log failing (410) falls back to a refetch; events are held until reset", () => {
+  const { stream, log } = harness(10);
   stream.onResync(31);
+  stream.catchUpFailed();
+  assert.equal(log.refetches, 1);
   stream.onResync(31); // a second resync while refetching does not refetch twice
+  stream.catchUpFailed();
   assert.equal(log.refetches, 1);
   stream.onEvent(ev(31));
   stream.onEvent(ev(33));
   assert.deepEqual(log.applied, []);
   stream.reset(31); // REST said sprint.seq = 31
   assert.equal(stream.last, 31);
-  assert.deepEqual(log.applied, [], "30 and 31 were in the refetched state");
-  assert.deepEqual(log.resumes, [10, 31], "33 is above a gap: resume");
+  assert.deepEqual(log.applied, [], "31 was in the refetched state");
+  assert.deepEqual(log.resumes, [31], "33 is above a gap: resume");
   stream.onEvent(ev(32));
   assert.deepEqual(log.applied, [32, 33]);
 });
 
+test("resync at or below our seq: the stream was renumbered, refetch at once", () => {
+  for (const latest of [10, 3]) {
+    const { stream, log } = harness(10);
+    stream.onResync(latest);
+    assert.deepEqual([log.catchUps, log.refetches], [[], 1]);
+  }
+  const { stream, log } = harness(10);
+  stream.onResync(20);
+  stream.onResync(5); // renumbered while the log was read: the log is no help either
+  assert.equal(log.refetches, 1);
+  stream.caughtUp();
+  assert.equal(stream.catchingUp, false);
+});
+
+test("welcome lower than our seq refetches, and keeps the new stream's events", () => {
+  const { stream, log } = harness(42);
+  stream.onWelcome(7);
+  assert.equal(log.refetches, 1);
+  stream.onEvent(ev(8)); // at or below 42, but of the new numbering: not a duplicate
+  stream.reset(7);
+  assert.deepEqual(log.applied, [8]);
+});
+
 test("welcome during a refetch does not resume; a failed refetch can be retried", () => {
   const { stream, log } = harness(5);
-  stream.onResync(9);
+  stream.onResync(4);
   stream.onWelcome(9);
   assert.deepEqual(log.resumes, []);
   stream.refetchFailed();
-  stream.onResync(9);
+  stream.onResync(4);
   assert.equal(log.refetches, 2);
 });
 

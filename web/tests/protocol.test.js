@@ -125,6 +125,10 @@ test("server frames: bad input gets the matching code", () => {
   throwsCode(() => decodeServerFrame(new Uint8Array(2)), ErrorCode.BINARY_UNSUPPORTED);
   throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":0,"action":"updated","model":"task","id":1,"data":null}'), ErrorCode.BAD_FIELD, "seq");
   throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"moved","model":"task","id":1,"data":null}'), ErrorCode.BAD_FIELD, "action");
+  throwsCode(() => decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"updated","model":"task","id":1,"data":null,"actor":{"id":"3","username":"ana"}}'), ErrorCode.BAD_FIELD, "actor.id");
+  const e = decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"deleted","model":"task","id":1,"data":null,"actor":{"id":3,"username":"ana"}}');
+  assert.deepEqual(e.type === "event" && e.actor, { id: 3, username: "ana" });
+  assert.equal(decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"deleted","model":"task","id":1,"data":null,"actor":null}').type, "event");
   const w = decodeServerFrame('{"type":"welcome","protocol":1,"peer":"a","sprint":7,"user":{"id":1,"username":"ana"},"peers":[],"ice_servers":[],"seq":null}');
   assert.equal(w.type, "welcome");
   assert.deepEqual(decodeServerFrame('{"type":"resync","latest":null}'), { type: "resync", latest: null });
