@@ -208,8 +208,9 @@ class Node:
 def create_broker(url: str, deliver: Deliver, history: History, *,
                   prefix: str = "watercooler:", presence_ttl: float = 15.0,
                   metrics: Metrics | None = None, replay_cache_size: int = 100_000) -> Broker:
-    """The broker a ``--broker`` URL names: ``memory://`` (default), ``redis://`` or
-    ``rediss://`` (``redis[s]://[[user]:password@]host[:port][/db]``).
+    """The broker a ``--broker`` URL names: ``memory://`` (default), one Redis
+    (``redis[s]://[[user]:password@]host[:port][/db]``) or a Redis Cluster
+    (``redis[s]+cluster://[[user]:password@]host[:port][,host[:port]...]``).
 
     ``prefix`` starts every Redis key and channel; ``presence_ttl`` is how long a node
     that stopped heart-beating keeps its peers listed (Redis only); ``replay_cache_size``
@@ -218,7 +219,7 @@ def create_broker(url: str, deliver: Deliver, history: History, *,
     scheme = url.partition("://")[0].lower()
     if scheme == "memory":
         return MemoryBroker(deliver, history, replay_cache_size=replay_cache_size)
-    if scheme in ("redis", "rediss"):
+    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
         try:  # redis-py is needed only by the nodes of a cluster
             from signaling.redis_broker import RedisBroker, redact
         except ImportError as exc:
@@ -230,4 +231,4 @@ def create_broker(url: str, deliver: Deliver, history: History, *,
         except ValueError as exc:
             raise BrokerError(f"--broker {redact(url)}: {exc}") from None
     raise BrokerError(f"--broker {url}: unknown scheme {scheme!r}; expected memory://, "
-                      "redis:// or rediss://")
+                      "redis[s]:// or redis[s]+cluster://")

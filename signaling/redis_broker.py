@@ -3,10 +3,12 @@
 It implements the ``signaling.broker.Broker`` seam by putting four parts together, one job
 each (docs/architecture.md, Scale-out):
 
-* ``redis_connection.RedisLink`` — the clients, up or down, reconnecting with backoff;
-* ``redis_fanout.RedisFanout`` — sprint subscriptions, local delivery at once, the bounded
-  queue of bus messages to the other nodes;
-* ``redis_presence.RedisPresence`` — who is where, the heartbeat, dead nodes reaped;
+* ``redis_connection.RedisLink`` — the clients (one Redis or a Redis Cluster), up or down,
+  reconnecting with backoff;
+* ``redis_fanout.RedisFanout`` — sprint subscriptions (sharded pub/sub, ``redis_bus``),
+  local delivery at once, the bounded queue of bus messages to the other nodes;
+* ``redis_presence.RedisPresence`` — who is where, the heartbeat, dead nodes reaped
+  (``redis_reaper``);
 * ``redis_history.RedisHistory`` — events recorded and published atomically, the replay
   memory of ``POST /events/``, catch-up after an outage.
 
@@ -61,10 +63,11 @@ class RedisBroker(Broker):
             raise ValueError("presence_ttl must be positive")
         self.keys = Keys(prefix)
         self.link = RedisLink(url, self.keys, self.node_id, metrics=metrics)
-        self.fanout = RedisFanout(self.link, deliver)
+        self.fanout = RedisFanout(self.link, deliver, on_moved=self._moved)
         self.presence = RedisPresence(self.link, self.fanout, presence_ttl=presence_ttl)
         self.redis_history = RedisHistory(self.link, self.fanout, history)
         self._tasks: list[asyncio.Task[None]] = []
+        self._moves: set[asyncio.Task[None]] = set()
 
     # lifecycle --------------------------------------------------------------------------------
     @property
@@ -88,33 +91,47 @@ class RedisBroker(Broker):
             log.error("broker %s: Redis unavailable at start (%s); serving this node's "
                       "connections only and retrying", self.label, exc)
         self._tasks = [
-            asyncio.create_task(self.link.supervise(self._connect, self.fanout.on_bus),
-                                name="broker-listen"),
+            asyncio.create_task(self.link.supervise(self._connect), name="broker-supervise"),
             asyncio.create_task(self.presence.heartbeat(), name="broker-heartbeat"),
             asyncio.create_task(self.fanout.pump(), name="broker-publish")]
 
     async def _connect(self) -> None:
         """Subscribe, register this node and its peers, catch up on missed events."""
-        await self.link.listen_to(self.fanout.channels())
+        failures = self.link.failures
+        await self.link.refresh()
+        await self.fanout.listen()
         await self.presence.register()
         await self.redis_history.mark_memory_start()
-        self.link.mark_up()
+        self.link.mark_up(failures)
         log.info("broker %s: connected as node %s (%d sprints)", self.label, self.node_id,
                  len(self.fanout.subscribed))
         await self.redis_history.catch_up()
 
+    def _moved(self, sprint: int) -> None:
+        """A sprint's slot moved to another shard: catch up on what came meanwhile."""
+        async def catch_up() -> None:
+            try:
+                await self.redis_history.catch_up_sprint(sprint)
+            except ERRORS as exc:
+                self.link.down(exc)
+        task = asyncio.create_task(catch_up(), name="broker-moved")
+        self._moves.add(task)
+        task.add_done_callback(self._moves.discard)
+
     async def close(self) -> None:
         """Flush what is queued, leave the cluster (peers left are reaped now), disconnect."""
         self.link.closing = True
-        listen, beat, pump = self._tasks or (None, None, None)
-        for task in (listen, beat):
+        self.link.wake()
+        supervise, beat, pump = self._tasks or (None, None, None)
+        for task in (supervise, beat, *self._moves):
             if task is not None:
                 task.cancel()
         if self.link.up:
             with contextlib.suppress(*ERRORS, TimeoutError):
                 await asyncio.wait_for(self.fanout.flush(), CLOSE_TIMEOUT)
                 await self.link.redis.delete(self.keys.alive(self.node_id))
-                await asyncio.wait_for(self.presence.reap(self.node_id), CLOSE_TIMEOUT)
+                await asyncio.wait_for(self.presence.reaper.reap(self.node_id), CLOSE_TIMEOUT)
+        await self.fanout.bus.stop()
         self.fanout.wake()
         if pump is not None:
             pump.cancel()

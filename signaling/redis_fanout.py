@@ -1,11 +1,12 @@
 """The Redis broker's fan-out: local delivery at once, the bus to the other nodes behind it.
 
-One pub/sub channel per sprint; a node subscribes to the sprints it has connections of,
-and to its own node channel (``direct``). ``publish_now`` writes to this node's connections
-before it returns, never through a Redis round trip, and queues the bus bytes for the other
-nodes: one bounded queue (``PUBLISH_QUEUE``; past it, or while Redis is down, envelopes are
-dropped and counted) sent by one task (``pump``) in pipelined batches, so a node's messages
-reach Redis in the order they were published. A node ignores its own messages on the bus.
+One shard channel per sprint (``signaling.redis_bus``); a node subscribes to the sprints it
+has connections of, and to its own node channel (``direct``). ``publish_now`` writes to this
+node's connections before it returns, never through a Redis round trip, and queues the bus
+bytes for the other nodes: one bounded queue (``PUBLISH_QUEUE``; past it, or while Redis is
+down, envelopes are dropped and counted) sent by one task (``pump``) in pipelined batches, so
+a node's messages reach Redis in the order they were published. A node ignores its own
+messages on the bus.
 
 Events come to the bus from ``record_event``'s script (``signaling.redis_history``), in seq
 order; this node remembers the last event seq it delivered per sprint and drops anything at
@@ -18,8 +19,10 @@ import asyncio
 import json
 import logging
 from collections import deque
+from collections.abc import Callable
 
 from signaling.broker import RECORDED_KINDS, Deliver, Envelope
+from signaling.redis_bus import ShardedBus
 from signaling.redis_connection import ERRORS, RedisLink
 
 __all__ = ["PUBLISH_BATCH", "PUBLISH_QUEUE", "RedisFanout"]
@@ -33,48 +36,69 @@ PUBLISH_BATCH = 500
 
 
 class RedisFanout:
-    """Sprint subscriptions, local delivery (events deduplicated by seq) and the bus queue."""
+    """Sprint subscriptions, local delivery (events deduplicated by seq) and the bus queue.
 
-    def __init__(self, link: RedisLink, deliver: Deliver) -> None:
+    ``on_moved`` is told of a subscribed sprint whose slot moved to another shard (its
+    channel is listened to there now; what was published meanwhile must be caught up).
+    """
+
+    def __init__(self, link: RedisLink, deliver: Deliver,
+                 on_moved: Callable[[int], None] = lambda sprint: None) -> None:
         self.link = link
         # Copied: read for every relay this node forwards to the other nodes.
         self.keys = link.keys
         self.node_id = link.node_id
         self.deliver = deliver
+        self.on_moved = on_moved
+        self.bus = ShardedBus(link, self.on_bus, self._moved)
         #: Sprints this node is subscribed to, and the last event seq delivered in each.
         self.subscribed: set[int] = set()
         self.delivered: dict[int, int] = {}
+        self._sprint_of: dict[str, int] = {}
         self._outbox: deque[tuple[str, bytes]] = deque()
         self._ready = asyncio.Event()
 
     def channels(self) -> list[str]:
         """Every channel this node listens to: its own, and its sprints'."""
         return [self.keys.node_channel(self.node_id),
-                *(self.keys.sprint_channel(s) for s in self.subscribed)]
+                *(self.keys.sprint_channel(s) for s in sorted(self.subscribed))]
+
+    async def listen(self) -> None:
+        """(Re)subscribe every channel, on fresh connections (after a connect)."""
+        await self.bus.start(self.channels())
 
     async def subscribe(self, sprint: int) -> None:
         if sprint in self.subscribed:
             return
         self.subscribed.add(sprint)
+        channel = self.keys.sprint_channel(sprint)
+        self._sprint_of[channel] = sprint
         if not self.link.up:
             return  # subscribed on reconnect
         try:
             # latest first, then subscribe: whatever comes on the channel is newer.
+            # (0 when it has none yet: what comes during an outage is caught up from 1.)
             latest = await self.link.redis.get(self.keys.latest(sprint))
-            if latest is not None:
-                self.delivered[sprint] = int(latest)
-            await self.link.pubsub.subscribe(self.keys.sprint_channel(sprint))
+            self.delivered[sprint] = 0 if latest is None else int(latest)
+            await self.bus.subscribe(channel)
         except ERRORS as exc:
             self.link.down(exc)
 
     async def unsubscribe(self, sprint: int) -> None:
         self.subscribed.discard(sprint)
         self.delivered.pop(sprint, None)
+        channel = self.keys.sprint_channel(sprint)
+        self._sprint_of.pop(channel, None)
         if self.link.up:
             try:
-                await self.link.pubsub.unsubscribe(self.keys.sprint_channel(sprint))
+                await self.bus.unsubscribe(channel)
             except ERRORS as exc:
                 self.link.down(exc)
+
+    def _moved(self, channel: str) -> None:
+        sprint = self._sprint_of.get(channel)
+        if sprint is not None:
+            self.on_moved(sprint)
 
     # delivery ---------------------------------------------------------------------------------
     def on_bus(self, data: bytes) -> None:
@@ -157,7 +181,7 @@ class RedisFanout:
             return
         async with self.link.redis.pipeline(transaction=False) as pipe:
             for channel, data in batch:
-                pipe.publish(channel, data)
+                pipe.spublish(channel, data)
             await pipe.execute()
 
 

@@ -23,7 +23,7 @@ from signaling.history import EventStatus, History
 from signaling.protocol import encode, resync_frame
 from signaling.redis_connection import ERRORS, RedisLink
 from signaling.redis_fanout import RedisFanout
-from signaling.redis_scripts import CLAIM_NONCE, RECORD_EVENT
+from signaling.redis_scripts import CLAIM_NONCE, MARK_NONCES_START, READ_SINCE, RECORD_EVENT
 
 __all__ = ["LATEST_TTL", "RedisHistory"]
 
@@ -45,6 +45,8 @@ class RedisHistory:
         self.limits = limits
         self._record = link.redis.register_script(RECORD_EVENT)
         self._claim = link.redis.register_script(CLAIM_NONCE)
+        self._read = link.redis.register_script(READ_SINCE)
+        self._mark = link.redis.register_script(MARK_NONCES_START)
 
     def _unavailable(self) -> BrokerUnavailable:
         return BrokerUnavailable(f"Redis unavailable ({self.link.last_error})")
@@ -73,16 +75,13 @@ class RedisHistory:
         return await self.link.read(lambda: self._read_since(sprint, since), None)
 
     async def _read_since(self, sprint: int, since: int) -> list[bytes] | None:
-        async with self.link.redis.pipeline(transaction=False) as pipe:
-            pipe.get(self.link.keys.latest(sprint))
-            pipe.lrange(self.link.keys.events(sprint), 0, -1)
-            pipe.time()
-            latest, entries, (secs, micros) = await pipe.execute()
-        if latest is None:
+        keys = self.link.keys
+        latest, now, entries = await self._read(keys=[keys.latest(sprint), keys.events(sprint)])
+        if not latest:
             return None
         if since >= int(latest):
             return []
-        oldest = secs * 1000 + micros // 1000 - int(self.limits.max_age * 1000)
+        oldest = int(now) - int(self.limits.max_age * 1000)
         events: list[tuple[int, bytes]] = []
         for entry in entries:
             seq, ms, frame = entry.split(b" ", 2)
@@ -101,8 +100,7 @@ class RedisHistory:
     async def mark_memory_start(self) -> None:
         """If Redis has just lost the nonces (restarted empty), the replay memory is complete
         from now on: requests signed from this second on are judged by their nonce."""
-        secs, _ = await self.link.redis.time()
-        await self.link.redis.set(self.link.keys.nonces_since, secs, nx=True)
+        await self._mark(keys=[self.link.keys.nonces_since])
 
     async def claim_nonce(self, nonce: str, timestamp: int, ttl: float) -> NonceClaim:
         """``SET nonce 1 NX EX ttl`` under the prefix, after the nonces-since check."""
@@ -126,25 +124,30 @@ class RedisHistory:
     # after an outage --------------------------------------------------------------------------
     async def catch_up(self) -> None:
         """After a reconnect: deliver the events this node's connections may have missed."""
+        for sprint in sorted(self.fanout.subscribed):
+            await self.catch_up_sprint(sprint)
+
+    async def catch_up_sprint(self, sprint: int) -> None:
+        """Deliver the events of ``sprint`` after the last one delivered here, from Redis's
+        history, or a ``resync`` when the history no longer reaches back."""
         fanout = self.fanout
-        for sprint in sorted(fanout.subscribed):
-            last = fanout.delivered.get(sprint)
-            latest = await self.link.redis.get(self.link.keys.latest(sprint))
-            if last is None or latest is None or int(latest) == last:
-                continue
-            # Below what was delivered: the history restarted meanwhile (a reset).
-            frames = None if int(latest) < last else await self._read_since(sprint, last)
-            if frames is None:
-                log.warning("broker %s: sprint %s: events %s..%s missed and no longer in "
-                            "history; sending resync", self.link.label, sprint, last + 1,
-                            int(latest))
-                fanout.delivered[sprint] = int(latest)
-                fanout.deliver(Envelope(sprint, encode(resync_frame(int(latest))).encode(),
-                                        "resync"))
-                if self.link.metrics is not None:
-                    self.link.metrics.broker_resyncs.inc()
-                continue
-            log.info("broker %s: sprint %s: catching up %d missed events", self.link.label,
-                     sprint, len(frames))
-            for frame in frames:
-                fanout.deliver_local(Envelope(sprint, frame, "event"))
+        last = fanout.delivered.get(sprint)
+        latest = await self.link.redis.get(self.link.keys.latest(sprint))
+        if last is None or latest is None or int(latest) == last:
+            return
+        # Below what was delivered: the history restarted meanwhile (a reset).
+        frames = None if int(latest) < last else await self._read_since(sprint, last)
+        if frames is None:
+            log.warning("broker %s: sprint %s: events %s..%s missed and no longer in "
+                        "history; sending resync", self.link.label, sprint, last + 1,
+                        int(latest))
+            fanout.delivered[sprint] = int(latest)
+            fanout.deliver(Envelope(sprint, encode(resync_frame(int(latest))).encode(),
+                                    "resync"))
+            if self.link.metrics is not None:
+                self.link.metrics.broker_resyncs.inc()
+            return
+        log.info("broker %s: sprint %s: catching up %d missed events", self.link.label,
+                 sprint, len(frames))
+        for frame in frames:
+            fanout.deliver_local(Envelope(sprint, frame, "event"))

@@ -1,12 +1,13 @@
-"""The Redis broker's presence: who is in each sprint on every node, and dead nodes reaped.
+"""The Redis broker's presence: who is in each sprint on every node, and the heartbeat.
 
-Presence is a hash per sprint (peer id -> ``{"n": node, "u": user, "t": joined}``) plus a
-set per node of the sprints it has peers in. This node's own peers (``local``) are the
-truth: ``register`` makes Redis match them after every (re)connect and announces what
-changed to the other nodes. Each node refreshes a heartbeat key whose TTL is
-``presence_ttl`` every third of it and, on the same tick, looks for registered nodes whose
-heartbeat expired: the reap script lets exactly one survivor claim such a node, removes its
-peers and returns them, and the winner publishes ``peer_left`` for each, once cluster-wide.
+Presence is a hash per sprint (peer id -> ``{"n": node, "g": generation, "u": user, "t":
+joined}``) plus a set per node of the sprints it has peers in. This node's own peers
+(``local``) are the truth: ``register`` makes Redis match them after every (re)connect and
+announces what changed to the other nodes. Each node refreshes a heartbeat key whose TTL is
+``presence_ttl`` every third of it; a heartbeat found lapsed gives the node a new generation
+and registers its peers again under it (a survivor may be reaping the old one's: see
+``signaling.redis_reaper``). On the same tick it looks for registered nodes whose heartbeat
+expired and reaps them.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import time
 from collections.abc import Iterable
 from typing import Any
 
 from signaling.auth import User
 from signaling.broker import Envelope, Member
-from signaling.protocol import encode, peer_joined_frame, peer_left_frame
+from signaling.protocol import encode, peer_joined_frame
 from signaling.redis_connection import ERRORS, RedisLink
 from signaling.redis_fanout import RedisFanout
-from signaling.redis_scripts import REAP_NODE
+from signaling.redis_reaper import Reaper, left_envelope, owner
+from signaling.redis_scripts import BEAT, REGISTER_SPRINT
 
 __all__ = ["RedisPresence"]
 
@@ -39,21 +42,32 @@ class RedisPresence:
         self.presence_ttl = presence_ttl
         #: This node's own peers per sprint: the truth re-registered after an outage.
         self.local: dict[int, dict[str, Member]] = {}
-        self._reap = link.redis.register_script(REAP_NODE)
+        #: When each of them joined (kept across re-registrations: the peers' order).
+        self.joined: dict[str, float] = {}
+        #: This node's generation in Redis (None until the first heartbeat).
+        self.generation: str | None = None
+        self.reaper = Reaper(link, fanout, lease=presence_ttl)
+        self._beat = link.redis.register_script(BEAT)
+        self._register = link.redis.register_script(REGISTER_SPRINT)
 
     def _entry(self, member: Member) -> str:
-        return json.dumps({"n": self.link.node_id, "u": member.user.to_wire(), "t": time.time()},
+        return json.dumps({"n": self.link.node_id, "g": self.generation or "",
+                           "u": member.user.to_wire(), "t": self.joined[member.peer]},
                           separators=(",", ":"))
 
     async def join(self, sprint: int, member: Member) -> None:
-        self.local.setdefault(sprint, {})[member.peer] = member
+        members = self.local.setdefault(sprint, {})
+        members[member.peer] = member
+        self.joined[member.peer] = time.time()
         if not self.link.up:
             return  # registered on reconnect
+        redis, keys = self.link.redis, self.link.keys
         try:
-            async with self.link.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(self.link.keys.presence(sprint), member.peer, self._entry(member))
-                pipe.sadd(self.link.keys.node_sprints(self.link.node_id), sprint)
-                await pipe.execute()
+            # The sprint is in the node's set before its first peer is listed: a node that
+            # dies between the two leaves nothing the reaper cannot find.
+            if len(members) == 1:
+                await redis.sadd(keys.node_sprints(self.link.node_id), sprint)
+            await redis.hset(keys.presence(sprint), member.peer, self._entry(member))
         except ERRORS as exc:
             self.link.down(exc)
 
@@ -63,14 +77,14 @@ class RedisPresence:
             members.pop(peer, None)
             if not members:
                 del self.local[sprint]
+        self.joined.pop(peer, None)
         if not self.link.up:
             return  # unregistered on reconnect
-        try:
-            async with self.link.redis.pipeline(transaction=True) as pipe:
-                pipe.hdel(self.link.keys.presence(sprint), peer)
-                if sprint not in self.local:
-                    pipe.srem(self.link.keys.node_sprints(self.link.node_id), sprint)
-                await pipe.execute()
+        redis, keys = self.link.redis, self.link.keys
+        try:  # the peer first, then the sprint from the node's set (as join, reversed)
+            await redis.hdel(keys.presence(sprint), peer)
+            if sprint not in self.local:
+                await redis.srem(keys.node_sprints(self.link.node_id), sprint)
         except ERRORS as exc:
             self.link.down(exc)
 
@@ -117,38 +131,55 @@ class RedisPresence:
         return by_node
 
     # the node's registration ------------------------------------------------------------------
+    async def beat(self) -> bool:
+        """Refresh the heartbeat; True if it had lapsed (the node has a new generation)."""
+        keys, node = self.link.keys, self.link.node_id
+        gen = (await self._beat(keys=[keys.alive(node), keys.generation(node)],
+                                args=[int(self.presence_ttl * 1000), secrets.token_hex(6)]
+                                )).decode()
+        lapsed, self.generation = gen != self.generation, gen
+        return lapsed
+
     async def register(self) -> None:
         """(Re-)register this node and make Redis's presence match its peers.
 
-        Peers that joined or left while Redis was unreachable (or that a survivor reaped
-        meanwhile) are added or removed, and announced to the other nodes.
+        Every peer of this node is written again (under its generation, which is new if the
+        heartbeat had lapsed); peers that joined or left while Redis was unreachable (or
+        that a survivor reaped meanwhile) are announced to the other nodes.
         """
-        keys, node = self.link.keys, self.link.node_id
-        redis = self.link.redis
+        keys, node, redis = self.link.keys, self.link.node_id, self.link.redis
+        await self.beat()
         async with redis.pipeline(transaction=False) as pipe:
-            pipe.set(keys.alive(node), "1", px=int(self.presence_ttl * 1000))
             pipe.sadd(keys.nodes, node)
             pipe.smembers(keys.node_sprints(node))
-            *_, listed = await pipe.execute()
+            _, listed = await pipe.execute()
         sprints = sorted({int(s) for s in listed} | set(self.local))
         async with redis.pipeline(transaction=False) as pipe:
             for sprint in sprints:
                 pipe.hgetall(keys.presence(sprint))
             tables = await pipe.execute()
         announce: list[Envelope] = []
+        for sprint, table in zip(sprints, tables, strict=True):
+            local = dict(self.local.get(sprint, {}))  # as written (peers may leave meanwhile)
+            stale = [p.decode() for p, raw in table.items()
+                     if owner(raw)[0] == node and p.decode() not in local]
+            if local or stale:
+                args: list[Any] = [node, len(local)]
+                for peer, member in local.items():
+                    args += [peer, self._entry(member)]
+                added, removed = await self._register(keys=[keys.presence(sprint)],
+                                                      args=[*args, *stale])
+                # Peers that left while the script ran (a heartbeat's register runs with
+                # the link up): written back by it, so removed again and not announced.
+                now = self.local.get(sprint, {})
+                if gone := [p for p in local if p not in now]:
+                    await redis.hdel(keys.presence(sprint), *gone)
+                announce += [left_envelope(sprint, p.decode()) for p in removed]
+                announce += [_joined_envelope(sprint, local[p.decode()]) for p in added
+                             if p.decode() in now]
         async with redis.pipeline(transaction=False) as pipe:
-            for sprint, table in zip(sprints, tables, strict=True):
-                mine = {p.decode() for p, raw in table.items() if _node_of(raw) == node}
-                local = self.local.get(sprint, {})
-                for peer in mine - local.keys():
-                    pipe.hdel(keys.presence(sprint), peer)
-                    announce.append(Envelope(sprint, _frame(peer_left_frame(peer)), "presence",
-                                             exclude=peer))
-                for peer in local.keys() - mine:
-                    pipe.hset(keys.presence(sprint), peer, self._entry(local[peer]))
-                    frame = _frame(peer_joined_frame(peer, local[peer].user.to_wire()))
-                    announce.append(Envelope(sprint, frame, "presence", exclude=peer))
-                if local:
+            for sprint in sprints:
+                if sprint in self.local:
                     pipe.sadd(keys.node_sprints(node), sprint)
                 else:
                     pipe.srem(keys.node_sprints(node), sprint)
@@ -166,15 +197,14 @@ class RedisPresence:
             if not self.link.up:
                 continue
             try:
-                async with self.link.redis.pipeline(transaction=False) as pipe:
-                    pipe.set(keys.alive(node), "1", px=int(self.presence_ttl * 1000))
-                    pipe.sadd(keys.nodes, node)
-                    pipe.smembers(keys.nodes)
-                    _, added, members = await pipe.execute()
-                if added:  # reaped while we were too slow: our peers are gone from Redis
-                    log.warning("broker %s: node %s was reaped; re-registering",
+                if await self.beat():  # too slow for a whole TTL: maybe reaped meanwhile
+                    log.warning("broker %s: node %s's heartbeat had lapsed; re-registering",
                                 self.link.label, node)
                     await self.register()
+                async with self.link.redis.pipeline(transaction=False) as pipe:
+                    pipe.sadd(keys.nodes, node)
+                    pipe.smembers(keys.nodes)
+                    _, members = await pipe.execute()
                 others = sorted(m.decode() for m in members if m.decode() != node)
                 if others:
                     async with self.link.redis.pipeline(transaction=False) as pipe:
@@ -183,36 +213,11 @@ class RedisPresence:
                         alive = await pipe.execute()
                     for other, is_alive in zip(others, alive, strict=True):
                         if not is_alive:
-                            await self.reap(other)
+                            await self.reaper.reap(other)
             except ERRORS as exc:
                 self.link.down(exc)
 
-    async def reap(self, dead: str) -> None:
-        """Claim a dead node; if this node won, publish ``peer_left`` for each of its peers.
 
-        A node leaving cleanly reaps itself: its peers leave at once, everywhere.
-        """
-        gone = await self._reap(args=[self.link.keys.prefix, dead])
-        pairs = [(int(gone[i]), gone[i + 1].decode()) for i in range(0, len(gone), 2)]
-        if dead != self.link.node_id:
-            log.warning("broker %s: node %s is gone; %d of its peers removed",
-                        self.link.label, dead, len(pairs))
-        if self.link.metrics is not None and dead != self.link.node_id:
-            self.link.metrics.broker_reaped.inc(len(pairs))
-        for sprint, peer in pairs:
-            self.fanout.publish_now(Envelope(sprint, _frame(peer_left_frame(peer)), "presence",
-                                             exclude=peer))
-        if dead == self.link.node_id:
-            await self.fanout.flush()
-
-
-def _frame(message: dict[str, Any]) -> bytes:
-    return encode(message).encode()
-
-
-def _node_of(raw: bytes) -> str | None:
-    try:
-        node = json.loads(raw).get("n")
-    except (ValueError, AttributeError):
-        return None
-    return node if isinstance(node, str) else None
+def _joined_envelope(sprint: int, member: Member) -> Envelope:
+    frame = encode(peer_joined_frame(member.peer, member.user.to_wire())).encode()
+    return Envelope(sprint, frame, "presence", exclude=member.peer)

@@ -60,7 +60,9 @@ def make_parser() -> OptionParser:
              help="coturn's static-auth-secret (env TURN_SECRET)")
     p.define("turn_ttl", default=None, type=float,
              help=f"seconds a TURN credential is valid (env TURN_TTL; default {d.turn_ttl:g})")
-    p.define("broker", default=d.broker, help="memory:// (one node) or redis://host:port/db")
+    p.define("broker", default=d.broker,
+             help="memory:// (one node), redis://host:port/db (one Redis) or "
+                  "redis+cluster://host:port[,host:port...] (Redis Cluster); rediss for TLS")
     p.define("redis_prefix", default=d.redis_prefix,
              help="prefix of every Redis key and channel (Redis broker)")
     p.define("presence_ttl", default=d.presence_ttl, type=float,

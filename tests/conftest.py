@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.processes import ROOT, ProcessError
+from tests.redis_cluster import LocalRedisCluster
 from tests.redis_util import delete_prefix, new_prefix, require_redis
 from tests.servers import RealtimeServer
 
@@ -47,6 +49,24 @@ def prefix() -> Iterator[str]:
     yield value
     delete_prefix(client, value)
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[LocalRedisCluster]:
+    """A three-master Redis Cluster of the session's own on loopback ports (started the
+    first time a test asks for it); a missing redis-server fails the test, never skips it.
+
+    Tests share it through their own key prefixes; a test that breaks a cluster makes its
+    own (``LocalRedisCluster`` directly).
+    """
+    cluster = LocalRedisCluster(log_dir=ROOT / "test-artifacts")
+    try:
+        cluster.start()
+    except ProcessError as exc:
+        cluster.stop()
+        pytest.fail(f"a local Redis Cluster is required: {exc}")
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -32,8 +32,8 @@ def new_prefix() -> str:
     return f"wctest:{uuid.uuid4().hex[:12]}:"
 
 
-def delete_prefix(client: redis.Redis, prefix: str) -> None:
-    """Delete every key under ``prefix``."""
+def delete_prefix(client: redis.Redis | redis.RedisCluster, prefix: str) -> None:
+    """Delete every key under ``prefix`` (of every shard, on a cluster)."""
     keys = list(client.scan_iter(match=prefix + "*", count=1000))
     if keys:
         client.delete(*keys)

@@ -1,7 +1,9 @@
-"""Several real ``watercooler.py`` nodes on one real Redis, and clients spread across them.
+"""Several real ``watercooler.py`` nodes on one real Redis (or a real Redis Cluster), and
+clients spread across them.
 
 Every test gets its own key prefix (deleted afterwards) and short presence TTLs, so tests
-sharing the machine's Redis never see each other and a dead node is noticed in seconds.
+sharing the machine's Redis (or the session's Redis Cluster) never see each other and a dead
+node is noticed in seconds. Tests that take ``broker`` run on both.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from websockets.asyncio.client import connect as ws_connect
 
 from peer.client import Peer
 from peer.websocket import Transport
-from tests.redis_util import REDIS_URL, RedisServer
+from tests.redis_cluster import LocalRedisCluster
+from tests.redis_util import REDIS_URL, RedisServer, delete_prefix
 from tests.servers import RealtimeServer, make_token
 from tests.signaling.conftest import Client
 
@@ -58,6 +61,17 @@ def start_nodes(prefix: str) -> Iterator[StartNodes]:
     yield start
     with ThreadPoolExecutor(max(1, len(started))) as pool:
         list(pool.map(lambda node: node.stop(), started))
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def broker(request: pytest.FixtureRequest, prefix: str) -> Iterator[str]:
+    """The shared broker's URL: the machine's Redis, then the session's Redis Cluster."""
+    if request.param == "redis":
+        yield REDIS_URL
+        return
+    cluster: LocalRedisCluster = request.getfixturevalue("redis_cluster")
+    yield cluster.url
+    delete_prefix(cluster.client(), prefix)
 
 
 @pytest.fixture

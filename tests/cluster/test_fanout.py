@@ -14,8 +14,8 @@ pytestmark = pytest.mark.redis
 
 
 async def test_an_event_posted_to_one_node_reaches_every_subscriber_once_in_order(
-        start_nodes: StartNodes, clients: Clients, sprint: int) -> None:
-    nodes = start_nodes(3)
+        start_nodes: StartNodes, clients: Clients, sprint: int, broker: str) -> None:
+    nodes = start_nodes(3, broker=broker)
     subscribers = [await clients(node, sprint) for node in nodes for _ in range(2)]
     # A newcomer sees the peers of every node, in join order.
     assert [p["peer"] for p in subscribers[-1].welcome["peers"]] == [

@@ -33,8 +33,9 @@ async def frames_until(client: Client, cond: Any, timeout: float = 10) -> list[d
 
 
 async def test_killed_nodes_clients_resume_elsewhere_and_others_see_them_leave_and_return(
-        start_nodes: StartNodes, clients: Clients, peers: Peers, sprint: int) -> None:
-    node1, node2, node3 = start_nodes(3)
+        start_nodes: StartNodes, clients: Clients, peers: Peers, sprint: int,
+        broker: str) -> None:
+    node1, node2, node3 = start_nodes(3, broker=broker)
     x = await clients(node1, sprint)
     z = await clients(node3, sprint)
     y = await peers(node2, sprint, webrtc=False, connect=failover([node2, node3]))

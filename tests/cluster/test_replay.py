@@ -36,9 +36,9 @@ async def health_becomes(node: RealtimeServer, status: int) -> None:
 
 
 async def test_a_replay_is_refused_by_every_node_and_after_a_restart(
-        start_nodes: StartNodes, sprint: int) -> None:
+        start_nodes: StartNodes, sprint: int, broker: str) -> None:
     """On main each node remembered only its own requests, in its memory."""
-    node1, node2 = start_nodes(2)
+    node1, node2 = start_nodes(2, broker=broker)
     body, headers = captured(sprint, 1)
     assert (await post(node1, body, headers))[0] == 200
     assert (await post(node2, body, headers))[1]["error"] == "replayed"

@@ -18,8 +18,8 @@ def collect(peer: Peer) -> list[ReceivedDrag]:
 
 
 async def test_peers_on_different_nodes_open_a_data_channel_and_relay_reaches_the_third(
-        start_nodes: StartNodes, peers: Peers, sprint: int) -> None:
-    node1, node2, node3 = start_nodes(3)
+        start_nodes: StartNodes, peers: Peers, sprint: int, broker: str) -> None:
+    node1, node2, node3 = start_nodes(3, broker=broker)
     a = await peers(node1, sprint, negotiation_timeout=3.0)
     b = await peers(node2, sprint, negotiation_timeout=3.0)
     await until(lambda: a.channel_peers() == {b.peer_id} and b.channel_peers() == {a.peer_id},

@@ -1,4 +1,5 @@
-"""Fixtures for the realtime server's suites: real ``watercooler.py`` processes, real clients."""
+"""Fixtures for the realtime server's suites: real ``watercooler.py`` processes, real clients,
+and brokers started in the test's own process (the broker suites)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import itertools
 import json
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Protocol
 
 import pytest
@@ -15,6 +16,14 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
+from signaling.auth import User
+from signaling.broker import Broker, Envelope, Member
+from signaling.history import History
+from signaling.memory_broker import MemoryBroker
+from signaling.metrics import Metrics
+from signaling.redis_broker import RedisBroker
+from tests.redis_cluster import LocalRedisCluster
+from tests.redis_util import REDIS_URL, delete_prefix
 from tests.servers import RealtimeServer, events_body, make_token, sign
 
 Frame = dict[str, Any]
@@ -135,3 +144,71 @@ def event_frame(ev: Frame) -> Frame:
     """The ``event`` frame subscribers get for ``ev``."""
     return {"type": "event", **{k: ev[k] for k in ("sprint", "seq", "action", "model", "id",
                                                    "data")}}
+
+
+# brokers in this process (tests/signaling/test_broker_contract.py, test_redis_cluster.py) -------
+class BrokerNode:
+    """A broker and what it delivered to this node's (imaginary) connections."""
+
+    def __init__(self, make: Callable[[Callable[[Envelope], None], History], Broker],
+                 history: History | None = None) -> None:
+        self.delivered: list[Envelope] = []
+        self.broker = make(self.delivered.append,
+                           History(max_size=5) if history is None else history)
+
+    def frames(self, kind: str | None = None) -> list[dict[str, object]]:
+        return [json.loads(e.frame) for e in self.delivered if kind in (None, e.kind)]
+
+
+NodeFactory = Callable[..., Awaitable["BrokerNode"]]
+
+
+@pytest.fixture
+async def nodes(prefix: str, request: pytest.FixtureRequest
+                ) -> AsyncIterator[NodeFactory]:
+    """``await nodes(kind)``: a started broker of ``kind``: memory, redis (the machine's
+    Redis) or cluster (the session's Redis Cluster)."""
+    made: list[Broker] = []
+    clusters: list[LocalRedisCluster] = []
+
+    async def make(kind: str = "redis", *, history: History | None = None,
+                   presence_ttl: float = 15.0) -> BrokerNode:
+        url = REDIS_URL
+        if kind == "cluster":
+            if not clusters:
+                clusters.append(request.getfixturevalue("redis_cluster"))
+            url = clusters[0].url
+
+        def build(deliver: Callable[[Envelope], None], hist: History) -> Broker:
+            if kind == "memory":
+                return MemoryBroker(deliver, hist)
+            return RedisBroker(url, deliver, hist, prefix=prefix, presence_ttl=presence_ttl,
+                               metrics=Metrics())
+        node = BrokerNode(build, history)
+        await node.broker.start()
+        made.append(node.broker)
+        return node
+
+    yield make
+    for broker in made:
+        await broker.close()
+    for cluster in clusters:
+        delete_prefix(cluster.client(), prefix)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def shared(request: pytest.FixtureRequest) -> str:
+    """The shared brokers: on one Redis, and on a Redis Cluster."""
+    return str(request.param)
+
+
+def ana(peer: str) -> Member:
+    return Member(peer, User(id=1, username="ana"))
+
+
+async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not cond():
+            await asyncio.sleep(0.02)
+
+

@@ -1,7 +1,9 @@
-"""The ``Broker`` contract, run against ``MemoryBroker`` and ``RedisBroker`` (real Redis).
+"""The ``Broker`` contract, run against ``MemoryBroker`` and ``RedisBroker`` on one real
+Redis and on a real three-master Redis Cluster.
 
-Then what only a shared broker does: several brokers on one Redis prefix behave as the
-nodes of one cluster (fan-out, direct routing, presence, dead nodes reaped once).
+Then what only a shared broker does: several brokers on one Redis prefix (one Redis, or a
+Redis Cluster) behave as the nodes of one cluster (fan-out, direct routing, presence, dead
+nodes reaped once).
 """
 
 from __future__ import annotations
@@ -9,67 +11,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
 from signaling.auth import NonceClaim, User
-from signaling.broker import Broker, BrokerError, Envelope, Member, reset_envelope
+from signaling.broker import BrokerError, Envelope, reset_envelope
 from signaling.history import EventStatus, History
 from signaling.memory_broker import MemoryBroker
-from signaling.metrics import Metrics
 from signaling.node import create_broker
 from signaling.redis_broker import RedisBroker, redact
-from tests.redis_util import REDIS_URL, delete_prefix, require_redis
+from tests.redis_util import delete_prefix, require_redis
+from tests.signaling.conftest import BrokerNode, NodeFactory, ana, until
 
 pytestmark = pytest.mark.redis
 
 
-class Node:
-    """A broker and what it delivered to this node's (imaginary) connections."""
-
-    def __init__(self, make: Callable[[Callable[[Envelope], None], History], Broker],
-                 history: History | None = None) -> None:
-        self.delivered: list[Envelope] = []
-        self.broker = make(self.delivered.append,
-                           History(max_size=5) if history is None else history)
-
-    def frames(self, kind: str | None = None) -> list[dict[str, object]]:
-        return [json.loads(e.frame) for e in self.delivered if kind in (None, e.kind)]
-
-
-NodeFactory = Callable[..., Awaitable[Node]]
-
-
-@pytest.fixture
-async def nodes(prefix: str) -> AsyncIterator[Callable[..., Awaitable[Node]]]:
-    """``await nodes(kind)``: a started broker of ``kind`` (memory or redis)."""
-    made: list[Broker] = []
-
-    async def make(kind: str = "redis", *, history: History | None = None,
-                   presence_ttl: float = 15.0) -> Node:
-        def build(deliver: Callable[[Envelope], None], hist: History) -> Broker:
-            if kind == "memory":
-                return MemoryBroker(deliver, hist)
-            return RedisBroker(REDIS_URL, deliver, hist, prefix=prefix,
-                               presence_ttl=presence_ttl, metrics=Metrics())
-        node = Node(build, history)
-        await node.broker.start()
-        made.append(node.broker)
-        return node
-
-    yield make
-    for broker in made:
-        await broker.close()
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> Node:
+@pytest.fixture(params=["memory", "redis", "cluster"])
+async def node(request: pytest.FixtureRequest, nodes: NodeFactory) -> BrokerNode:
     return await nodes(request.param)
-
-
-def ana(peer: str) -> Member:
-    return Member(peer, User(id=1, username="ana"))
 
 
 def event(sprint: int, seq: int) -> bytes:
@@ -77,21 +36,15 @@ def event(sprint: int, seq: int) -> bytes:
                        "model": "task", "id": 7, "data": None}).encode()
 
 
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not cond():
-            await asyncio.sleep(0.02)
-
-
 # the contract ---------------------------------------------------------------------------------
-async def test_publish_delivers_on_this_node_at_once(node: Node) -> None:
+async def test_publish_delivers_on_this_node_at_once(node: BrokerNode) -> None:
     await node.broker.subscribe(1)
     envelope = Envelope(1, b'{"type":"relay"}', "relay", exclude="p1")
     await node.broker.publish(envelope)
     assert node.delivered == [envelope]  # before publish returned, whatever the transport
 
 
-async def test_direct_delivers_to_a_local_peer(node: Node) -> None:
+async def test_direct_delivers_to_a_local_peer(node: BrokerNode) -> None:
     await node.broker.subscribe(1)
     await node.broker.join(1, ana("p2"))
     envelope = Envelope(1, b'{"type":"signal"}', "signal", exclude="p1", to=("p2",))
@@ -99,7 +52,7 @@ async def test_direct_delivers_to_a_local_peer(node: Node) -> None:
     assert node.delivered == [envelope]
 
 
-async def test_presence_lists_peers_in_join_order_until_they_leave(node: Node) -> None:
+async def test_presence_lists_peers_in_join_order_until_they_leave(node: BrokerNode) -> None:
     broker = node.broker
     assert await broker.peers(1) == []
     for peer in ("pc", "pa", "pb"):
@@ -116,7 +69,7 @@ async def test_presence_lists_peers_in_join_order_until_they_leave(node: Node) -
     assert await broker.peers(1) == []
 
 
-async def test_record_event_accepts_the_next_seq_only(node: Node) -> None:
+async def test_record_event_accepts_the_next_seq_only(node: BrokerNode) -> None:
     broker = node.broker
     assert await broker.latest(3) is None
     assert await broker.record_event(3, 40, event(3, 40)) is EventStatus.ACCEPTED
@@ -128,7 +81,8 @@ async def test_record_event_accepts_the_next_seq_only(node: Node) -> None:
     assert await broker.latest(4) is None
 
 
-async def test_record_event_restarts_the_history_on_reset_or_another_epoch(node: Node) -> None:
+async def test_record_event_restarts_the_history_on_reset_or_another_epoch(
+        node: BrokerNode) -> None:
     broker = node.broker
     for seq in (1, 2):
         assert await broker.record_event(3, seq, event(3, seq), epoch="a") is EventStatus.ACCEPTED
@@ -149,7 +103,7 @@ async def test_record_event_restarts_the_history_on_reset_or_another_epoch(node:
     assert await broker.record_event(4, 1, event(4, 1), reset=True) is EventStatus.RESET
 
 
-async def test_nonces_are_claimed_once_and_can_be_given_back(node: Node) -> None:
+async def test_nonces_are_claimed_once_and_can_be_given_back(node: BrokerNode) -> None:
     broker = node.broker
     now = int(time.time())
     assert await broker.claim_nonce("nonce-0123456789ab", now, 5) is NonceClaim.FRESH
@@ -161,7 +115,7 @@ async def test_nonces_are_claimed_once_and_can_be_given_back(node: Node) -> None
                                     5) is NonceClaim.BEFORE_MEMORY
 
 
-async def test_events_since_replays_what_the_history_covers(node: Node) -> None:
+async def test_events_since_replays_what_the_history_covers(node: BrokerNode) -> None:
     broker = node.broker  # history of 5 events
     assert await broker.events_since(5, 0) is None  # nothing known: resync
     for seq in range(1, 9):
@@ -174,7 +128,7 @@ async def test_events_since_replays_what_the_history_covers(node: Node) -> None:
 
 
 async def test_events_past_the_age_limit_are_not_replayed(nodes: NodeFactory) -> None:
-    for kind in ("memory", "redis"):
+    for kind in ("memory", "redis", "cluster"):
         node = await nodes(kind, history=History(max_size=10, max_age=0.3))
         await node.broker.record_event(6, 1, event(6, 1))
         await asyncio.sleep(0.4)
@@ -195,11 +149,26 @@ def test_create_broker_by_url() -> None:
         create_broker("kafka://x", print, history)
     with pytest.raises(BrokerError, match="redis://"):
         create_broker("redis://127.0.0.1:6379/notadb", print, history)
+    cluster = create_broker("rediss+cluster://u:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002", print,
+                            history)
+    assert isinstance(cluster, RedisBroker)
+    assert cluster.label == "rediss+cluster://u:***@10.0.0.1:7000,10.0.0.2,[::1]:7002"
+    target = cluster.link.target
+    assert (target.cluster, target.seeds, target.username, target.password, target.tls) == (
+        True, (("10.0.0.1", 7000), ("10.0.0.2", 6379), ("::1", 7002)), "u", "pw", True)
+    for bad, why in [("redis+cluster://", "host"), ("redis+cluster://h:1/2", "database"),
+                     ("redis+cluster://h:1?x=1", "options"), ("redis+cluster://h:99999", "h:99999"),
+                     ("redis+cluster://h:1,,k:x", "k:x")]:
+        with pytest.raises(BrokerError, match=why):
+            create_broker(bad, print, history)
+    with pytest.raises(BrokerError, match="must not contain"):  # a brace would be the hash tag
+        create_broker("redis://127.0.0.1:6379/0", print, history, prefix="wc{x}:")
 
 
 # several nodes on one Redis -------------------------------------------------------------------
-async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory) -> None:
-    a, b, c = await nodes(), await nodes(), await nodes()
+async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory,
+                                                             shared: str) -> None:
+    a, b, c = await nodes(shared), await nodes(shared), await nodes(shared)
     for n in (a, b):
         await n.broker.subscribe(1)
     envelope = Envelope(1, b'{"type":"relay","from":"p1","data":{}}', "relay", exclude="p1")
@@ -212,8 +181,8 @@ async def test_an_envelope_reaches_every_subscribed_node_once(nodes: NodeFactory
 
 
 async def test_events_are_recorded_once_cluster_wide_and_reach_every_node(
-        nodes: NodeFactory) -> None:
-    a, b = await nodes(), await nodes()
+        nodes: NodeFactory, shared: str) -> None:
+    a, b = await nodes(shared), await nodes(shared)
     for n in (a, b):
         await n.broker.subscribe(2)
     for seq in (1, 2, 3):
@@ -228,8 +197,9 @@ async def test_events_are_recorded_once_cluster_wide_and_reach_every_node(
     assert await b.broker.events_since(2, 1) == [event(2, 2), event(2, 3)]
 
 
-async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory) -> None:
-    a, b, c = await nodes(), await nodes(), await nodes()
+async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory,
+                                                            shared: str) -> None:
+    a, b, c = await nodes(shared), await nodes(shared), await nodes(shared)
     for n in (a, b, c):
         await n.broker.subscribe(3)
     await a.broker.join(3, ana("pa"))
@@ -246,8 +216,9 @@ async def test_direct_goes_to_the_node_holding_the_peer_only(nodes: NodeFactory)
     assert a.delivered == c.delivered == []
 
 
-async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFactory) -> None:
-    a, b, c = [await nodes(presence_ttl=0.6) for _ in range(3)]
+async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFactory,
+                                                                shared: str) -> None:
+    a, b, c = [await nodes(shared, presence_ttl=0.6) for _ in range(3)]
     for n in (a, b, c):
         await n.broker.subscribe(4)
     await b.broker.join(4, ana("pb1"))
@@ -268,9 +239,10 @@ async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFact
     assert [p.peer for p in await c.broker.peers(4)] == ["pa"]
 
 
-async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFactory) -> None:
+async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFactory,
+                                                                  shared: str) -> None:
     """Also at a lower seq (a new epoch): the nodes' dedupe by seq must let it through."""
-    a, b = await nodes(), await nodes()
+    a, b = await nodes(shared), await nodes(shared)
     for n in (a, b):
         await n.broker.subscribe(5)
     for seq in (1, 2, 3):
@@ -287,17 +259,18 @@ async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFa
             ("event", 1), ("event", 2), ("event", 3), ("resync", 2), ("event", 2)]
 
 
-async def test_nonces_are_shared_by_every_node_and_outlive_them(nodes: NodeFactory,
-                                                                prefix: str) -> None:
-    a, b = await nodes(), await nodes()
+async def test_nonces_are_shared_by_every_node_and_outlive_them(
+        nodes: NodeFactory, prefix: str, shared: str, request: pytest.FixtureRequest) -> None:
+    a, b = await nodes(shared), await nodes(shared)
     now = int(time.time())
     assert await a.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.FRESH
     assert await b.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.REPLAYED
     await a.broker.close()
-    c = await nodes()  # a node started later (a restart) remembers it too
+    c = await nodes(shared)  # a node started later (a restart) remembers it too
     assert await c.broker.claim_nonce("shared-nonce-0123", now, 5) is NonceClaim.REPLAYED
     # Redis lost its keys (restarted empty, flushed): what was signed before is refused.
-    client = require_redis()
+    client = (require_redis() if shared == "redis"
+              else request.getfixturevalue("redis_cluster").client())
     delete_prefix(client, prefix)
     client.close()
     assert await c.broker.claim_nonce("shared-nonce-0123", now - 1,

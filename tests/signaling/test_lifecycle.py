@@ -45,6 +45,8 @@ def test_port_option_takes_a_separate_value() -> None:
 @pytest.mark.parametrize(("url", "message"), [
     ("redis://127.0.0.1:6379/notadb", "database 'notadb' is not a number"),
     ("kafka://127.0.0.1:9092", "unknown scheme 'kafka'"),
+    ("redis+cluster://127.0.0.1:7000/3", "a cluster URL has no database"),
+    ("redis+cluster://127.0.0.1:7000,127.0.0.1:x", "cluster node '127.0.0.1:x' is not"),
 ])
 def test_a_bad_broker_url_fails_clearly(url: str, message: str) -> None:
     proc = subprocess.run([sys.executable, str(ROOT / "watercooler.py"), f"--port={free_port()}",
