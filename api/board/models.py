@@ -1,4 +1,4 @@
-"""Sprints and tasks: the tables only. Every change goes through `api/board/services.py`.
+"""Sprints and tasks: the tables only. Every change goes through `api/board/services/`.
 
 The services lock rows, apply the board's rules, keep `version` and `rank` right and
 record the outbox event in the same transaction. A plain ORM write (`save()`,

@@ -1,6 +1,6 @@
 """The board's rules on a task's dates and sprint, as pure functions (written once).
 
-The services (`api/board/services.py`) apply them to every write, whoever makes it; the
+The services (`api/board/services/`) apply them to every write, whoever makes it; the
 admin's form asks `task_errors` too, so that it can show the errors on the form.
 """
 

@@ -2,7 +2,7 @@
 
 Serializers check each field (type, choices, that a named sprint or user exists); the
 board's rules about the object as a whole (dates, ended sprints, positions) belong to the
-services (`api/board/services.py`), which apply them under lock.
+services (`api/board/services/`), which apply them under lock.
 """
 
 from __future__ import annotations

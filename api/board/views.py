@@ -1,6 +1,6 @@
 """REST endpoints of the board: sprints and tasks, users (read-only, by username).
 
-The viewsets translate HTTP into calls of the services (`api/board/services.py`) and the
+The viewsets translate HTTP into calls of the services (`api/board/services/`) and the
 result back: validation of each field by the serializers, `If-Match` into
 `expected_version`, `ETag` on every representation of one object, 412 on a conflict.
 """

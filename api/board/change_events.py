@@ -1,6 +1,6 @@
 """Which outbox events a board change produces (docs/protocol.md §3 `event`).
 
-Called by the services only (`api/board/services.py`), inside their transaction, with the user
+Called by the services only (`api/board/services/`), inside their transaction, with the user
 whose request made the change as `actor` (None for the system: `record_event` stores who). Tasks in
 the backlog (sprint null) have no stream: creating, changing or deleting them records
 nothing; moving one into a sprint is `added` there, out of one `removed`.

@@ -1,98 +1,35 @@
-"""Every change to tasks and sprints: the one place the board's rules are applied.
-
-Views, the admin, `seed_demo` and management commands call these functions; nothing else
-writes board rows. Each is one transaction that locks what it reads to decide (see
-`api/board/columns.py` for the lock order), applies the rules (`api/board/rules.py`),
-keeps `version` and `rank`, and records the outbox events in the same transaction.
-
-* `expected_version`: None writes whatever the current version (last write wins);
-  otherwise the current version must be it (or one of them), else `VersionConflict` and
-  nothing changes.
-* `actor`: the user making the change, None for the system: every event the change
-  records names them (`actor` in docs/protocol.md §3).
-* Bad input raises `django.core.exceptions.ValidationError` with a dict of field errors.
-* A write that changes nothing keeps the version and records no event.
-"""
+"""Task changes: create, edit, move, delete (the column, rank and date rules)."""
 
 from __future__ import annotations
 
 import datetime
-import enum
-from collections.abc import Callable, Collection, Mapping
-from typing import Any, TypeVar
+from collections.abc import Collection, Mapping
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
 from django.utils import timezone
 
-from api.board import columns, events
+from api.board import change_events as events
+from api.board import columns
 from api.board.models import Sprint, Task
 from api.board.rules import TaskDates, apply_status_dates, sprint_closed_error, task_errors
-
-T = TypeVar("T")
-Actor = Any  # a user, or None for the system
-ExpectedVersion = int | Collection[int] | None
-TASK_FIELDS = frozenset({"name", "description", "sprint", "status", "assigned", "started",
-                         "due", "completed"})
-SPRINT_FIELDS = frozenset({"name", "description", "end"})
-
-
-class Keep(enum.Enum):
-    """An argument left out: the value stays as it is."""
-
-    KEEP = "keep"
-
-
-KEEP = Keep.KEEP
-
-
-class VersionConflict(Exception):
-    """The object is not at the version the write expected; `current` is its state."""
-
-    def __init__(self, current: Task | Sprint, expected: ExpectedVersion) -> None:
-        self.current = current
-        noun = "task" if isinstance(current, Task) else "sprint"
-        versions = sorted({expected} if isinstance(expected, int) else set(expected or ()))
-        if len(versions) == 1:
-            message = f"The {noun} changed since version {versions[0]} (now {current.version})."
-        else:
-            message = (f"The {noun} is at version {current.version}, "
-                       f"not {' or '.join(map(str, versions))}.")
-        super().__init__(message)
-
-
-class _Moved(Exception):
-    """The task changed column between reading it and locking it: start again."""
-
-
-def _atomic(write: Callable[[], T]) -> T:
-    """Run `write` in a transaction; again (twice at most) if it raised `_Moved`."""
-    for _ in range(2):
-        try:
-            with transaction.atomic():
-                return write()
-        except _Moved:
-            continue
-    with transaction.atomic():
-        return write()
+from api.board.services.common import (
+    KEEP,
+    TASK_FIELDS,
+    Actor,
+    ExpectedVersion,
+    Keep,
+    Moved,
+    atomic,
+    check_version,
+    pk_of,
+    required_pk,
+)
 
 
 def _check_status(status: Any) -> None:
     if status not in Task.Status.values:
         raise ValidationError({"status": [f'"{status}" is not a valid choice.']})
-
-
-def _check_version(obj: Task | Sprint, expected: ExpectedVersion) -> None:
-    if expected is None:
-        return
-    allowed = {expected} if isinstance(expected, int) else set(expected)
-    if obj.version not in allowed:
-        raise VersionConflict(obj, expected)
-
-
-def _pk(value: Any) -> Any:
-    """The primary key of a model instance (a sprint, task or user); anything else as is."""
-    return value.pk if isinstance(value, models.Model) else value
 
 
 def _lock_task(task_id: int, *, target_sprint: int | Keep | None = KEEP,
@@ -105,7 +42,7 @@ def _lock_task(task_id: int, *, target_sprint: int | Keep | None = KEEP,
     sprints = columns.lock_columns(wanted)
     task = Task.objects.select_for_update().get(pk=task_id)
     if task.sprint_id != current[0]:
-        raise _Moved
+        raise Moved
     return task, sprints
 
 
@@ -152,15 +89,13 @@ def _save_placed(task: Task, placement: columns.Placement, *, fields: Collection
     return task
 
 
-# --- tasks ------------------------------------------------------------------------------
-
 def task_create(*, actor: Actor, name: str, description: str = "",
                 sprint: Sprint | int | None = None, status: str = "not_started",
                 assigned: Any = None, started: datetime.date | None = None,
                 due: datetime.date | None = None,
                 completed: datetime.date | None = None) -> Task:
     """A new task at the bottom of its column (version 1, `created` in its sprint)."""
-    sprint_id = _pk(sprint)
+    sprint_id = pk_of(sprint)
     _check_status(status)
 
     def write() -> Task:
@@ -177,7 +112,7 @@ def task_create(*, actor: Actor, name: str, description: str = "",
         return _save_placed(task, placement, fields=(), previous_sprint_id=None, actor=actor,
                             created=True)
 
-    return _atomic(write)
+    return atomic(write)
 
 
 def task_update(*, task: Task | int, actor: Actor, expected_version: ExpectedVersion,
@@ -189,14 +124,14 @@ def task_update(*, task: Task | int, actor: Actor, expected_version: ExpectedVer
         raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
     if "status" in changes:
         _check_status(changes["status"])
-    task_id = _required_pk(task)
-    target = _pk(changes["sprint"]) if "sprint" in changes else KEEP
+    task_id = required_pk(task)
+    target = pk_of(changes["sprint"]) if "sprint" in changes else KEEP
 
     def write() -> Task:
         current, before, today = _begin(task_id, target, expected_version)
         for name, value in changes.items():
             field = Task._meta.get_field(name)
-            setattr(current, field.attname, _pk(value) if field.is_relation else value)
+            setattr(current, field.attname, pk_of(value) if field.is_relation else value)
         _dates(current, old_status=before["status"], today=today,
                explicit={"started", "completed"} & set(changes))
         changed = _changed(before, current)
@@ -207,7 +142,7 @@ def task_update(*, task: Task | int, actor: Actor, expected_version: ExpectedVer
                                keep_rank=not moved, previous_sprint_id=before["sprint"],
                                actor=actor)
 
-    return _atomic(write)
+    return atomic(write)
 
 
 def task_move(*, task: Task | int, actor: Actor, expected_version: ExpectedVersion,
@@ -218,9 +153,9 @@ def task_move(*, task: Task | int, actor: Actor, expected_version: ExpectedVersi
 
     A move to where the task already is changes nothing (same version, no event).
     """
-    task_id = _required_pk(task)
-    target = _pk(sprint) if sprint is not KEEP else KEEP
-    after_id = _pk(after) if after is not KEEP else KEEP
+    task_id = required_pk(task)
+    target = pk_of(sprint) if sprint is not KEEP else KEEP
+    after_id = pk_of(after) if after is not KEEP else KEEP
     if status is not KEEP:
         _check_status(status)
 
@@ -241,7 +176,7 @@ def task_move(*, task: Task | int, actor: Actor, expected_version: ExpectedVersi
                                bottom=after_id is KEEP, keep_rank=keep_rank,
                                previous_sprint_id=before["sprint"], actor=actor)
 
-    return _atomic(write)
+    return atomic(write)
 
 
 def _begin(task_id: int, target: int | Keep | None,
@@ -250,7 +185,7 @@ def _begin(task_id: int, target: int | Keep | None,
     takes tasks; return it, a snapshot of it as stored, and today."""
     today = timezone.localdate()
     current, sprints = _lock_task(task_id, target_sprint=target)
-    _check_version(current, expected_version)
+    check_version(current, expected_version)
     if target is not KEEP and target != current.sprint_id and target is not None:
         _open_sprint(target, sprints, today)
     return current, _snapshot(current), today
@@ -281,16 +216,16 @@ def _above(task: Task, before: dict[str, Any]) -> Task | None:
 
 def task_delete(*, task: Task | int, actor: Actor, expected_version: ExpectedVersion) -> None:
     """Delete the task (`deleted` in its sprint)."""
-    task_id = _required_pk(task)
+    task_id = required_pk(task)
 
     def write() -> None:
         current, _ = _lock_task(task_id)
-        _check_version(current, expected_version)
+        check_version(current, expected_version)
         sprint_id = current.sprint_id
         current.delete()
         events.task_deleted(task_id, sprint_id=sprint_id, actor=actor)
 
-    _atomic(write)
+    atomic(write)
 
 
 _SNAPSHOT = ("name", "description", "sprint", "status", "assigned", "started", "due",
@@ -321,83 +256,3 @@ def _place_and_save(task: Task, *, fields: Collection[str], after: Task | None, 
                                   after=after, bottom=bottom)
     return _save_placed(task, placement, fields=fields, previous_sprint_id=previous_sprint_id,
                         actor=actor)
-
-
-def _required_pk(value: Task | Sprint | int) -> int:
-    pk = _pk(value)
-    if pk is None:
-        raise ValueError("an object that is saved (with a primary key) is needed")
-    return int(pk)
-
-
-# --- sprints ----------------------------------------------------------------------------
-
-def sprint_create(*, actor: Actor, end: datetime.date, name: str = "",
-                  description: str = "") -> Sprint:
-    """A new sprint (version 1, `created` in its own stream)."""
-
-    def write() -> Sprint:
-        sprint = Sprint(name=name, description=description, end=end)
-        sprint.save(force_insert=True)
-        events.sprint_created(sprint, actor=actor)
-        return sprint
-
-    return _atomic(write)
-
-
-def sprint_update(*, sprint: Sprint | int, actor: Actor, expected_version: ExpectedVersion,
-                  changes: Mapping[str, Any]) -> Sprint:
-    """Change the fields named in `changes` (SPRINT_FIELDS)."""
-    unknown = set(changes) - SPRINT_FIELDS
-    if unknown:
-        raise ValidationError({name: ["Unknown field."] for name in sorted(unknown)})
-    sprint_id = _required_pk(sprint)
-
-    def write() -> Sprint:
-        current = _lock_sprint(sprint_id, backlog=False)
-        _check_version(current, expected_version)
-        changed = {k for k, v in changes.items() if getattr(current, k) != v}
-        if not changed:
-            return current
-        for name in changed:
-            setattr(current, name, changes[name])
-        current.version += 1
-        current.save(update_fields=sorted({*changed, "version"}))
-        events.sprint_updated(current, actor=actor)
-        return current
-
-    return _atomic(write)
-
-
-def sprint_delete(*, sprint: Sprint | int, actor: Actor,
-                  expected_version: ExpectedVersion) -> None:
-    """Delete the sprint; its tasks go to the bottom of the backlog, in board order.
-
-    Only the sprint's `deleted` event is recorded: it covers its tasks (the backlog has
-    no stream), which still get a new rank and version.
-    """
-    sprint_id = _required_pk(sprint)
-
-    def write() -> None:
-        current = _lock_sprint(sprint_id, backlog=True)
-        _check_version(current, expected_version)
-        statuses = list(Task.Status.values)
-        tasks = sorted(Task.objects.select_for_update().filter(sprint_id=sprint_id),
-                       key=lambda t: (statuses.index(t.status), t.rank, t.pk))
-        for task in tasks:
-            task.sprint_id = None
-            placement = columns.place(task, sprint_id=None, status=task.status, after=None,
-                                      bottom=True)
-            task.rank, task.version = placement.rank, task.version + 1
-            task.save(update_fields=["sprint", "rank", "version"])
-        current.delete()
-        events.sprint_deleted(sprint_id, actor=actor)
-
-    _atomic(write)
-
-
-def _lock_sprint(sprint_id: int, *, backlog: bool) -> Sprint:
-    locked = columns.lock_columns({sprint_id, None} if backlog else {sprint_id})
-    if sprint_id not in locked:
-        raise Sprint.DoesNotExist(f"No sprint {sprint_id}.")
-    return locked[sprint_id]
