@@ -78,10 +78,43 @@ class Running:
         return counts
 
 
-def flush(url: str) -> None:
+#: The Redis databases the cluster tests may take, one per running suite: each run claims an
+#: empty one (a claim key set with NX), so two runs on one Redis (parallel worktrees, CI
+#: neighbours) never flush each other's data.
+CLAIMABLE_DBS = range(15, 7, -1)
+CLAIM_KEY = "watercooler-tests:claimed-by"
+
+
+@contextlib.contextmanager
+def claimed_redis_db(base: str = "redis://127.0.0.1:6379") -> Iterator[str]:
+    """The URL of a Redis database nobody else's test run holds, released (flushed) after."""
+    token = f"{os.getpid()}-{time.time_ns()}"
+    for db in CLAIMABLE_DBS:
+        url = f"{base}/{db}"
+        try:
+            client = redis.Redis.from_url(url, socket_connect_timeout=2)
+            taken = client.set(CLAIM_KEY, token, nx=True, ex=1800)
+            client.close()
+        except redis.RedisError as exc:
+            pytest.fail(f"Redis at {url} is required for the cluster tests: {exc}")
+        if taken:
+            break
+    else:
+        pytest.fail(f"every Redis database in {list(CLAIMABLE_DBS)} is claimed by a test run")
+    try:
+        yield url
+    finally:
+        flush(url, keep_claim=False)
+
+
+def flush(url: str, *, keep_claim: bool = True) -> None:
+    """Empty the database (all but the run's claim on it, unless `keep_claim` is false)."""
     try:
         client = redis.Redis.from_url(url, socket_connect_timeout=2)
-        client.flushdb()
+        keys = [k for k in client.scan_iter(count=1000) if keep_claim is False
+                or k != CLAIM_KEY.encode()]
+        for start in range(0, len(keys), 1000):
+            client.unlink(*keys[start:start + 1000])
         client.close()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {url} is required for the cluster tests: {exc}")

@@ -18,18 +18,19 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from tests.deploy.conftest import Running, launch_cluster
+from tests.deploy.conftest import Running, claimed_redis_db, launch_cluster
 
 pytestmark = pytest.mark.redis
 
-#: This suite's own Redis database, flushed before and after: the cluster's SQLite
+#: A Redis database of this run's own, flushed before and after: the cluster's SQLite
 #: database is new each run, so sprint 1's event history from a previous run must go.
-REDIS_URL = os.environ.get("CLUSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+REDIS_BASE = os.environ.get("CLUSTER_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory, nginx: str) -> Iterator[Running]:
-    with launch_cluster(tmp_path_factory.mktemp("cluster"), REDIS_URL) as running:
+    with claimed_redis_db(REDIS_BASE) as url, \
+            launch_cluster(tmp_path_factory.mktemp("cluster"), url) as running:
         yield running
 
 
