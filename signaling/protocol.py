@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 __all__ = [
     "DRAG_PHASES",
     "MAX_MESSAGE_BYTES",
+    "MAX_RELAY_CHARS",
     "NO_ACTOR",
     "PROTOCOL_VERSION",
     "STATUSES",
@@ -58,6 +59,10 @@ MAX_RECIPIENTS = 64
 #: client names one only to address it, so anything else cannot be a peer and is refused
 #: where it is read (it could otherwise reach Redis or a log line as it is).
 _PEER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: A ``relay`` frame is fanned out to every peer of a sprint up to 60 times a second, so it
+#: is bounded far below ``MAX_MESSAGE_BYTES``: 64 KiB relays would push 3.8 MB/s at each
+#: receiver and cut slow ones with 4009. A drag update is about 150 characters.
+MAX_RELAY_CHARS = 4096
 #: How deep a relay's or signal's ``data`` may nest (drag state and SDP nest one or two).
 MAX_DATA_DEPTH = 32
 #: Sequence numbers and the like fit a signed 64-bit integer (Django's BigAutoField).
@@ -344,6 +349,8 @@ def decode(text: str | bytes) -> ClientMessage:
             ErrorCode.UNKNOWN_TYPE, f"unknown type {obj['type'][:40]!r}; expected one of {known}"
         )
     message = kind.from_wire(obj)
+    if isinstance(message, Relay) and len(text) > MAX_RELAY_CHARS:
+        raise _bad("data", f"a relay frame is at most {MAX_RELAY_CHARS} characters")
     if isinstance(message, Relay | Signal):
         _check_forwardable(text, message.data)
     return message

@@ -42,6 +42,8 @@ CASES = [
      "data: nested deeper than 32", "data"),
     ('{"type": "signal", "to": "x", "data": {"a": ' + "[" * 40 + "]" * 40 + "}}", "bad_field",
      "data: nested deeper than 32", "data"),
+    ('{"type": "relay", "data": {"pad": "' + "x" * 4096 + '"}}', "bad_field",
+     "data: a relay frame is at most 4096 characters", "data"),
 ]
 
 

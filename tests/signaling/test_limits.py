@@ -93,11 +93,21 @@ async def test_frame_over_64_kib_closes_1009(connect: Connect, sprint: int) -> N
     assert await client.closed() == 1009
 
 
-async def test_frame_just_under_the_limit_is_relayed(connect: Connect, sprint: int) -> None:
+async def test_frame_just_under_the_limit_is_forwarded(connect: Connect, sprint: int) -> None:
+    """A signal (one recipient: an SDP with many candidates) may use the whole frame."""
     ana, ben = await _pair(connect, sprint)
     data = {"blob": "x" * 60_000}
-    await ana.send({"type": "relay", "data": data})
+    await ana.send({"type": "signal", "to": ben.peer, "data": data})
     assert (await ben.recv())["data"] == data
+
+
+async def test_a_relay_over_its_own_bound_reaches_nobody(connect: Connect, sprint: int) -> None:
+    """Relays go to the whole sprint, so they are bounded far below the frame size."""
+    ana, ben = await _pair(connect, sprint)
+    await ana.send({"type": "relay", "data": {"blob": "x" * 5000}})
+    assert (await ana.recv())["code"] == "bad_field"
+    await ana.send({"type": "relay", "data": {"blob": "small"}})
+    assert (await ben.recv())["data"] == {"blob": "small"}  # the big one never came
 
 
 @pytest.fixture(scope="module")

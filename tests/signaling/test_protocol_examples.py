@@ -61,6 +61,7 @@ def test_the_enums_are_the_modules_and_the_apis() -> None:
     assert limits["max_message_bytes"] == protocol.MAX_MESSAGE_BYTES == Config().max_message_size
     assert limits["max_recipients"] == protocol.MAX_RECIPIENTS
     assert limits["max_data_depth"] == protocol.MAX_DATA_DEPTH
+    assert limits["max_relay_chars"] == protocol.MAX_RELAY_CHARS
     assert limits["relay_per_second"] == Config().limits["relay_per_second"]
 
 
