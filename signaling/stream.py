@@ -1,0 +1,383 @@
+"""``StreamHandler``: a sprint's events as Server-Sent Events, read-only (docs/protocol.md §10).
+
+``GET /<sprint>/stream?token=<ticket>`` answers ``text/event-stream``: the sprint's
+authoritative events (``id: <seq>``, ``event: event``), its presence (``event: presence``),
+``event: resync`` where the websocket would send ``resync``, and a comment every
+``--sse-heartbeat`` seconds. ``Last-Event-ID`` (or ``?since=``) replays from the history as
+``resume`` does. The checks are the websocket's (``signaling.handshake``,
+``signaling.admission``), answered with an HTTP status and a JSON body instead of a close
+code. A stream is subscribed through ``Node.watch``: the node's ``deliver`` hands it the
+same encoded frames as the websockets, and ``StreamHub.message`` turns each into its SSE
+message once per broadcast. Writes are bounded like a websocket's: past ``--max-buffer``
+unsent bytes the stream is cut.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from typing import Any
+
+from tornado.http1connection import HTTP1Connection
+from tornado.ioloop import PeriodicCallback
+from tornado.iostream import StreamClosedError
+
+from signaling.admission import Refusal, client_address
+from signaling.auth import ANONYMOUS, AuthError, User
+from signaling.framing import queued_bytes
+from signaling.handlers import JsonHandler
+from signaling.handshake import origin_allowed, sprint_id, ticket_user
+from signaling.node import Node
+from signaling.protocol import MAX_INT, Close, encode, resync_frame
+
+__all__ = ["PRESENCE_TYPES", "Message", "StreamHandler", "StreamHub", "presence_snapshot",
+           "sse_message"]
+
+log = logging.getLogger(__name__)
+
+#: Frame types a stream passes on as ``event: presence`` (the presence hook: a new presence
+#: frame type is one more name here). Relays, signals and debug text never go to a stream.
+PRESENCE_TYPES = frozenset({"peer_joined", "peer_left"})
+#: Frame types passed on under their own name.
+_NAMED = {"event": "event", "resync": "resync"}
+_HEARTBEAT = b": heartbeat\n\n"
+_OPENED = b": stream open\n\n"
+_MAX_SEQ_DIGITS = 19
+
+
+#: One SSE message ready to write: its bytes, its seq (an event's ``id:``, else None) and
+#: its event name (for the metrics).
+Message = tuple[bytes, int | None, str]
+
+
+def sse_message(name: str, data: bytes, seq: int | None = None) -> bytes:
+    """The bytes of one SSE message (HTML standard, "server-sent events"): an ``id:`` line
+    for an event, ``event:``, one ``data:`` line per line of ``data``, a blank line."""
+    head = b"id: %d\n" % seq if seq is not None else b""
+    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
+    return head + b"event: " + name.encode() + b"\n" + b"".join(
+        b"data: " + line + b"\n" for line in lines) + b"\n"
+
+
+def _classify(frame: bytes) -> tuple[str, int | None] | None:
+    """The event name (and seq) a frame goes out under on a stream; None: not for streams."""
+    try:
+        obj = json.loads(frame)
+    except ValueError:  # debug mode's raw text
+        return None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    if kind in PRESENCE_TYPES:
+        return "presence", None
+    name = _NAMED.get(kind) if isinstance(kind, str) else None
+    if name == "event":
+        seq = obj.get("seq")
+        return (name, seq) if isinstance(seq, int) else None
+    return (name, None) if name is not None else None
+
+
+def presence_snapshot(members: list[dict[str, Any]]) -> bytes:
+    """The first ``event: presence`` of a stream: every peer of the sprint now (the
+    websocket's ``welcome.peers``); ``peer_joined`` / ``peer_left`` follow."""
+    return encode({"type": "presence", "peers": members}).encode()
+
+
+class StreamHub:
+    """A node's SSE streams: one message per broadcast, one heartbeat timer for them all."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.streams: set[StreamHandler] = set()
+        self._timer: PeriodicCallback | None = None
+        # The last broadcast: ``deliver`` hands every stream the same frame object.
+        self._frame: bytes | None = None
+        self._message: Message | None = None
+
+    def message(self, frame: bytes) -> Message | None:
+        """``frame`` as SSE bytes, its seq and event name; None if streams do not get it.
+
+        Computed once per broadcast: ``Node.deliver`` passes every recipient the same
+        ``bytes`` object, so the result of the last frame is kept by identity.
+        """
+        if frame is self._frame:
+            return self._message
+        found = _classify(frame)
+        result = None if found is None else (sse_message(found[0], frame, found[1]),
+                                             found[1], found[0])
+        self._frame, self._message = frame, result
+        return result
+
+    def add(self, stream: StreamHandler) -> None:
+        self.streams.add(stream)
+        if self._timer is None:
+            self._timer = PeriodicCallback(self.beat, self.node.config.sse_heartbeat * 1000)
+            self._timer.start()
+
+    def discard(self, stream: StreamHandler) -> None:
+        self.streams.discard(stream)
+        if not self.streams and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+
+    def beat(self) -> None:
+        """A comment line on every stream: proxies see traffic, a dead client is noticed."""
+        for stream in list(self.streams):
+            stream.write_raw(_HEARTBEAT, "heartbeat")
+
+
+class StreamRefused(Exception):
+    """The request may not open a stream: the HTTP status and the JSON error body."""
+
+    def __init__(self, status: int, error: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+        self.message = message
+
+
+def _auth_refusal(exc: AuthError) -> StreamRefused:
+    reason = exc.reason
+    if exc.code is Close.FORBIDDEN:
+        return StreamRefused(403, "wrong_sprint", reason)
+    error = {"token missing": "token_missing", "token expired": "token_expired"}.get(
+        reason, "token_invalid")
+    return StreamRefused(401, error, reason)
+
+
+def _since(header: str | None, query: str | None) -> int | None:
+    """Where to resume: ``Last-Event-ID`` if sent (a browser's reconnect), else ``since``."""
+    for name, value in (("Last-Event-ID", header), ("since", query)):
+        if value is None or value == "":
+            continue
+        value = value.strip()
+        if not value.isdigit() or len(value) > _MAX_SEQ_DIGITS or int(value) > MAX_INT:
+            raise StreamRefused(400, "bad_since", f"{name} must be an event seq (digits)")
+        return int(value)
+    return None
+
+
+class StreamHandler(JsonHandler):
+    """``GET /<sprint>/stream``: the sprint's events and presence, read-only (protocol §10)."""
+
+    def initialize(self, node: Node, hub: StreamHub) -> None:
+        self.node = node
+        self.hub = hub
+        self.sprint = 0
+        self.peer_id = "sse-" + secrets.token_urlsafe(12)
+        self.user: User = ANONYMOUS
+        self.closing = False
+        #: Messages that arrived while the replay was read (they follow it).
+        self._early: list[Message] | None = []
+        self._early_bytes = 0
+        self._last_seq: int | None = None
+        self._admitted = False
+        self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def log_line(self, level: int, message: str, *args: object) -> None:
+        log.log(level, "sprint %s stream %s: " + message, self.sprint, self.peer_id, *args,
+                extra={"sprint": self.sprint, "peer": self.peer_id})
+
+    # CORS: the board is served by Django, the stream by this server --------------------------
+    def _cors(self) -> None:
+        origin = self.request.headers.get("Origin")
+        if origin is not None:
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Vary", "Origin")
+
+    def options(self, sprint: str) -> None:
+        """Preflight (a reconnect's ``Last-Event-ID`` may ask for one)."""
+        origin = self.request.headers.get("Origin")
+        if origin is None or not origin_allowed(origin, self.node.config):
+            self._refuse(StreamRefused(403, "origin_refused", "origin not allowed"))
+            return
+        self._cors()
+        self.set_header("Access-Control-Allow-Methods", "GET")
+        self.set_header("Access-Control-Allow-Headers", "Last-Event-ID, Cache-Control")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
+
+    def _refuse(self, refusal: StreamRefused) -> None:
+        self.node.metrics.sse_refused.labels(refusal.error).inc()
+        self.log_line(logging.INFO, "refused %d %s: %s", refusal.status, refusal.error,
+                      refusal.message)
+        self.set_header("Cache-Control", "no-store")
+        self.write_json_error(refusal.status, refusal.error, refusal.message)
+
+    # the request ------------------------------------------------------------------------------
+    async def get(self, sprint: str) -> None:
+        try:
+            since = self._check(sprint)
+        except StreamRefused as refusal:
+            self._refuse(refusal)
+            return
+        self.log_line(logging.INFO, "open as %s (%s) since %s", self.user.username,
+                      self.request.remote_ip, since)
+        self._cors()
+        self.set_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Accel-Buffering", "no")  # nginx: pass each message on at once
+        node = self.node
+        try:
+            await node.watch(self)
+            self.hub.add(self)
+            self.write(_OPENED)
+            await self.flush()
+            await self._start(since)
+            await self._ended
+        except StreamClosedError:
+            pass
+        finally:
+            self._end()
+            await node.unwatch(self)
+            self.hub.discard(self)
+
+    def _check(self, sprint: str) -> int | None:
+        """Origin, ticket, resume point, admission; ``StreamRefused`` says what is wrong."""
+        node = self.node
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not origin_allowed(origin, node.config):
+            raise StreamRefused(403, "origin_refused", "origin not allowed")
+        if node.closing:
+            raise StreamRefused(503, "closing", "the server is shutting down")
+        try:
+            self.sprint = sprint_id(sprint)
+            self.user = ticket_user(self.get_query_argument("token", None), self.sprint,
+                                    node.config)
+        except AuthError as exc:
+            raise _auth_refusal(exc) from None
+        since = _since(self.request.headers.get("Last-Event-ID"),
+                       self.get_query_argument("since", None))
+        request = self.request
+        request.remote_ip = client_address(
+            str(request.remote_ip), request.headers.get("X-Forwarded-For"),
+            request.headers.get("X-Real-Ip"), node.config.num_proxies)
+        refused = node.slots.acquire(request.remote_ip, self._user_key)
+        if refused is not None:
+            node.metrics.dropped.labels(str(refused)).inc()
+            whose = "address" if refused is Refusal.ADDRESS else "user"
+            raise StreamRefused(429, str(refused), f"too many connections for this {whose}")
+        self._admitted = True
+        return since
+
+    @property
+    def _user_key(self) -> str | None:
+        return None if self.user.id is None else str(self.user.id)
+
+    async def _start(self, since: int | None) -> None:
+        """Presence now, then the events after ``since``, then what arrived meanwhile."""
+        broker = self.node.broker
+        members = [m.to_wire() for m in await broker.peers(self.sprint)]
+        snapshot = sse_message("presence", presence_snapshot(members))
+        ready: list[Message] = [(snapshot, None, "presence")]
+        if since is not None:
+            self._last_seq = since
+            frames = await broker.events_since(self.sprint, since)
+            if frames is None:
+                latest = await broker.latest(self.sprint)
+                self.log_line(logging.INFO, "since %s: resync (latest %s)", since, latest)
+                data = encode(resync_frame(latest)).encode()
+                ready.append((sse_message("resync", data), None, "resync"))
+            else:
+                self.log_line(logging.INFO, "since %s: %d events", since, len(frames))
+                for frame in frames:
+                    found = self.hub.message(frame)
+                    if found is not None:
+                        ready.append(found)
+        early, self._early = self._early or [], None
+        for message in [*ready, *early]:
+            if not self._write(message):
+                return
+            if queued_bytes(self.request.connection) > self.node.config.max_buffer // 2:
+                await self._drain()
+
+    async def _drain(self) -> None:
+        """Wait until the client took what is queued (paces a long replay)."""
+        stream = getattr(self.request.connection, "stream", None)
+        while stream is not None and not self.closing and queued_bytes(
+                self.request.connection) > self.node.config.max_buffer // 2:
+            await asyncio.sleep(0.01)
+
+    # delivery ---------------------------------------------------------------------------------
+    def send(self, frame: bytes, wire: bytes | None = None) -> bool:
+        """A frame of the sprint (``Node.deliver``): written as SSE if streams get its type."""
+        if self.closing:
+            return False
+        message = self.hub.message(frame)
+        if message is None:
+            return False
+        if self._early is not None:
+            self._early.append(message)
+            self._early_bytes += len(message[0])
+            if self._early_bytes > self.node.config.max_buffer:
+                self._overflow(self._early_bytes)
+                return False
+            return True
+        return self._write(message)
+
+    def _write(self, message: Message) -> bool:
+        data, seq, name = message
+        if seq is not None:
+            if self._last_seq is not None and seq <= self._last_seq:
+                return True  # already sent (a replay crossing a live event)
+            self._last_seq = seq
+        return self.write_raw(data, name)
+
+    def write_raw(self, data: bytes, name: str) -> bool:
+        """Write SSE bytes now, within the outbound budget; False if not (cut, or closed)."""
+        if self.closing:
+            return False
+        conn = self.request.connection
+        unsent = queued_bytes(conn)
+        if unsent + len(data) > self.node.config.max_buffer:
+            self._overflow(unsent)
+            return False
+        if not isinstance(conn, HTTP1Connection) or conn.stream.closed():
+            self.close()
+            return False
+        conn.write(data).add_done_callback(_retrieve)
+        self.node.metrics.sse_messages.labels(name).inc()
+        return True
+
+    def _overflow(self, unsent: int) -> None:
+        """Too far behind: cut the connection (nothing more can reach it in time)."""
+        self.log_line(logging.WARNING, "slow consumer, %d bytes unsent; closing", unsent)
+        self.node.metrics.dropped.labels("slow_consumer").inc()
+        self.node.metrics.closes.labels(str(int(Close.SLOW_CONSUMER))).inc()
+        self._end()
+        stream = getattr(self.request.connection, "stream", None)
+        if stream is not None:
+            stream.close()
+
+    # closing ----------------------------------------------------------------------------------
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
+        """End the stream (``Node.shutdown``: 1001): an ``event: close`` then the end of the
+        response; a client reconnects (elsewhere, behind a load balancer)."""
+        if self.closing:
+            return
+        if code is not None:
+            data = encode({"type": "close", "code": code, "reason": reason or ""}).encode()
+            self.write_raw(sse_message("close", data), "close")
+            self.node.metrics.closes.labels(str(code)).inc()
+        self._end()
+
+    def _end(self) -> None:
+        """Once: stop writing, give the connection slots back, let ``get`` finish."""
+        if self.closing:
+            return
+        self.closing = True
+        if self._admitted:
+            self.node.slots.release(str(self.request.remote_ip), self._user_key)
+        if not self._ended.done():
+            self._ended.set_result(None)
+
+    def on_connection_close(self) -> None:
+        if not self.closing:
+            self.log_line(logging.INFO, "client went away")
+        self._end()
+
+
+def _retrieve(written: asyncio.Future[None]) -> None:
+    if not written.cancelled():
+        written.exception()
