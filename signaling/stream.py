@@ -15,73 +15,27 @@ unsent bytes the stream is cut.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
-from typing import Any
 
 from tornado.http1connection import HTTP1Connection
 from tornado.ioloop import PeriodicCallback
 from tornado.iostream import StreamClosedError
 
+from signaling import sse
 from signaling.admission import Refusal, client_address
 from signaling.auth import ANONYMOUS, AuthError, User
 from signaling.framing import queued_bytes
 from signaling.handlers import JsonHandler
 from signaling.handshake import origin_allowed, sprint_id, ticket_user
 from signaling.node import Node
-from signaling.protocol import MAX_INT, Close, encode, resync_frame
+from signaling.outbound import _retrieve
+from signaling.protocol import Close, encode, resync_frame
+from signaling.sse import Message, StreamRefused
 
-__all__ = ["PRESENCE_TYPES", "Message", "StreamHandler", "StreamHub", "presence_snapshot",
-           "sse_message"]
+__all__ = ["StreamHandler", "StreamHub"]
 
 log = logging.getLogger(__name__)
-
-#: Frame types a stream passes on as ``event: presence`` (the presence hook: a new presence
-#: frame type is one more name here). Relays, signals and debug text never go to a stream.
-PRESENCE_TYPES = frozenset({"peer_joined", "peer_left"})
-#: Frame types passed on under their own name.
-_NAMED = {"event": "event", "resync": "resync"}
-_HEARTBEAT = b": heartbeat\n\n"
-_OPENED = b": stream open\n\n"
-_MAX_SEQ_DIGITS = 19
-
-
-#: One SSE message ready to write: its bytes, its seq (an event's ``id:``, else None) and
-#: its event name (for the metrics).
-Message = tuple[bytes, int | None, str]
-
-
-def sse_message(name: str, data: bytes, seq: int | None = None) -> bytes:
-    """The bytes of one SSE message (HTML standard, "server-sent events"): an ``id:`` line
-    for an event, ``event:``, one ``data:`` line per line of ``data``, a blank line."""
-    head = b"id: %d\n" % seq if seq is not None else b""
-    lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
-    return head + b"event: " + name.encode() + b"\n" + b"".join(
-        b"data: " + line + b"\n" for line in lines) + b"\n"
-
-
-def _classify(frame: bytes) -> tuple[str, int | None] | None:
-    """The event name (and seq) a frame goes out under on a stream; None: not for streams."""
-    try:
-        obj = json.loads(frame)
-    except ValueError:  # debug mode's raw text
-        return None
-    kind = obj.get("type") if isinstance(obj, dict) else None
-    if kind in PRESENCE_TYPES:
-        return "presence", None
-    name = _NAMED.get(kind) if isinstance(kind, str) else None
-    if name == "event":
-        seq = obj.get("seq")
-        return (name, seq) if isinstance(seq, int) else None
-    return (name, None) if name is not None else None
-
-
-def presence_snapshot(members: list[dict[str, Any]]) -> bytes:
-    """The first ``event: presence`` of a stream: every peer of the sprint now (the
-    websocket's ``welcome.peers``); ``peer_joined`` / ``peer_left`` follow."""
-    return encode({"type": "presence", "peers": members}).encode()
-
 
 class StreamHub:
     """A node's SSE streams: one message per broadcast, one heartbeat timer for them all."""
@@ -102,8 +56,8 @@ class StreamHub:
         """
         if frame is self._frame:
             return self._message
-        found = _classify(frame)
-        result = None if found is None else (sse_message(found[0], frame, found[1]),
+        found = sse.classify(frame)
+        result = None if found is None else (sse.sse_message(found[0], frame, found[1]),
                                              found[1], found[0])
         self._frame, self._message = frame, result
         return result
@@ -123,38 +77,7 @@ class StreamHub:
     def beat(self) -> None:
         """A comment line on every stream: proxies see traffic, a dead client is noticed."""
         for stream in list(self.streams):
-            stream.write_raw(_HEARTBEAT, "heartbeat")
-
-
-class StreamRefused(Exception):
-    """The request may not open a stream: the HTTP status and the JSON error body."""
-
-    def __init__(self, status: int, error: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.error = error
-        self.message = message
-
-
-def _auth_refusal(exc: AuthError) -> StreamRefused:
-    reason = exc.reason
-    if exc.code is Close.FORBIDDEN:
-        return StreamRefused(403, "wrong_sprint", reason)
-    error = {"token missing": "token_missing", "token expired": "token_expired"}.get(
-        reason, "token_invalid")
-    return StreamRefused(401, error, reason)
-
-
-def _since(header: str | None, query: str | None) -> int | None:
-    """Where to resume: ``Last-Event-ID`` if sent (a browser's reconnect), else ``since``."""
-    for name, value in (("Last-Event-ID", header), ("since", query)):
-        if value is None or value == "":
-            continue
-        value = value.strip()
-        if not value.isdigit() or len(value) > _MAX_SEQ_DIGITS or int(value) > MAX_INT:
-            raise StreamRefused(400, "bad_since", f"{name} must be an event seq (digits)")
-        return int(value)
-    return None
+            stream.write_raw(sse.HEARTBEAT, "heartbeat")
 
 
 class StreamHandler(JsonHandler):
@@ -172,6 +95,7 @@ class StreamHandler(JsonHandler):
         self._early_bytes = 0
         self._last_seq: int | None = None
         self._admitted = False
+        self._last_write: asyncio.Future[None] | None = None
         self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def log_line(self, level: int, message: str, *args: object) -> None:
@@ -222,7 +146,7 @@ class StreamHandler(JsonHandler):
         try:
             await node.watch(self)
             self.hub.add(self)
-            self.write(_OPENED)
+            self.write(sse.OPENED)
             await self.flush()
             await self._start(since)
             await self._ended
@@ -246,8 +170,8 @@ class StreamHandler(JsonHandler):
             self.user = ticket_user(self.get_query_argument("token", None), self.sprint,
                                     node.config)
         except AuthError as exc:
-            raise _auth_refusal(exc) from None
-        since = _since(self.request.headers.get("Last-Event-ID"),
+            raise sse.auth_refusal(exc) from None
+        since = sse.parse_since(self.request.headers.get("Last-Event-ID"),
                        self.get_query_argument("since", None))
         request = self.request
         request.remote_ip = client_address(
@@ -269,7 +193,7 @@ class StreamHandler(JsonHandler):
         """Presence now, then the events after ``since``, then what arrived meanwhile."""
         broker = self.node.broker
         members = [m.to_wire() for m in await broker.peers(self.sprint)]
-        snapshot = sse_message("presence", presence_snapshot(members))
+        snapshot = sse.sse_message("presence", sse.presence_snapshot(members))
         ready: list[Message] = [(snapshot, None, "presence")]
         if since is not None:
             self._last_seq = since
@@ -278,7 +202,7 @@ class StreamHandler(JsonHandler):
                 latest = await broker.latest(self.sprint)
                 self.log_line(logging.INFO, "since %s: resync (latest %s)", since, latest)
                 data = encode(resync_frame(latest)).encode()
-                ready.append((sse_message("resync", data), None, "resync"))
+                ready.append((sse.sse_message("resync", data), None, "resync"))
             else:
                 self.log_line(logging.INFO, "since %s: %d events", since, len(frames))
                 for frame in frames:
@@ -289,15 +213,11 @@ class StreamHandler(JsonHandler):
         for message in [*ready, *early]:
             if not self._write(message):
                 return
-            if queued_bytes(self.request.connection) > self.node.config.max_buffer // 2:
-                await self._drain()
-
-    async def _drain(self) -> None:
-        """Wait until the client took what is queued (paces a long replay)."""
-        stream = getattr(self.request.connection, "stream", None)
-        while stream is not None and not self.closing and queued_bytes(
-                self.request.connection) > self.node.config.max_buffer // 2:
-            await asyncio.sleep(0.01)
+            # Pace a long replay: past half the budget, wait for the client to take it.
+            last = self._last_write
+            if (queued_bytes(self.request.connection) > self.node.config.max_buffer // 2
+                    and last is not None and not last.done()):
+                await asyncio.wait([last])
 
     # delivery ---------------------------------------------------------------------------------
     def send(self, frame: bytes, wire: bytes | None = None) -> bool:
@@ -336,7 +256,8 @@ class StreamHandler(JsonHandler):
         if not isinstance(conn, HTTP1Connection) or conn.stream.closed():
             self.close()
             return False
-        conn.write(data).add_done_callback(_retrieve)
+        written = self._last_write = conn.write(data)
+        written.add_done_callback(_retrieve)
         self.node.metrics.sse_messages.labels(name).inc()
         return True
 
@@ -358,7 +279,7 @@ class StreamHandler(JsonHandler):
             return
         if code is not None:
             data = encode({"type": "close", "code": code, "reason": reason or ""}).encode()
-            self.write_raw(sse_message("close", data), "close")
+            self.write_raw(sse.sse_message("close", data), "close")
             self.node.metrics.closes.labels(str(code)).inc()
         self._end()
 
@@ -377,7 +298,3 @@ class StreamHandler(JsonHandler):
             self.log_line(logging.INFO, "client went away")
         self._end()
 
-
-def _retrieve(written: asyncio.Future[None]) -> None:
-    if not written.cancelled():
-        written.exception()
