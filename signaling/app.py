@@ -20,7 +20,8 @@ from signaling.handlers import HealthHandler, IndexHandler, MetricsHandler
 from signaling.ingest import IngestHandler
 from signaling.node import Node
 from signaling.sprint import SprintHandler
-from signaling.stream import StreamHandler, StreamHub
+from signaling.stream import StreamHandler
+from signaling.stream_hub import StreamHub
 
 __all__ = ["ScrumApplication"]
 

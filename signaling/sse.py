@@ -16,7 +16,8 @@ from signaling.auth import AuthError
 from signaling.protocol import MAX_INT, Close, encode
 
 __all__ = ["HEARTBEAT", "OPENED", "PRESENCE_TYPES", "Message", "StreamRefused", "auth_refusal",
-           "classify", "parse_since", "presence_snapshot", "sse_message"]
+           "classify", "http_chunk", "message", "parse_since", "presence_snapshot",
+           "sse_message"]
 
 #: Frame types a stream passes on as ``event: presence`` (the presence hook: a new presence
 #: frame type is one more name here). Relays, signals and debug text never go to a stream.
@@ -27,9 +28,9 @@ HEARTBEAT = b": heartbeat\n\n"
 OPENED = b": stream open\n\n"
 
 
-#: One SSE message ready to write: its bytes, its seq (an event's ``id:``, else None) and
-#: its event name (for the metrics).
-Message = tuple[bytes, int | None, str]
+#: One SSE message ready to write: its bytes, its seq (an event's ``id:``, else None), its
+#: event name (for the metrics) and the same bytes as an HTTP/1.1 chunk (``http_chunk``).
+Message = tuple[bytes, int | None, str, bytes]
 
 
 def sse_message(name: str, data: bytes, seq: int | None = None) -> bytes:
@@ -39,6 +40,18 @@ def sse_message(name: str, data: bytes, seq: int | None = None) -> bytes:
     lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     return head + b"event: " + name.encode() + b"\n" + b"".join(
         b"data: " + line + b"\n" for line in lines) + b"\n"
+
+
+def http_chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of a chunked HTTP/1.1 body (RFC 9112 §7.1), as Tornado frames
+    it: a broadcast is framed once and every stream writes the same bytes."""
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+
+
+def message(name: str, data: bytes, seq: int | None = None) -> Message:
+    """A ``Message`` of event ``name`` carrying ``data``."""
+    encoded = sse_message(name, data, seq)
+    return encoded, seq, name, http_chunk(encoded)
 
 
 def classify(frame: bytes) -> tuple[str, int | None] | None:

@@ -18,67 +18,23 @@ import asyncio
 import logging
 import secrets
 
-from tornado.http1connection import HTTP1Connection
-from tornado.ioloop import PeriodicCallback
-from tornado.iostream import StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError
 
 from signaling import sse
 from signaling.admission import Refusal, client_address
 from signaling.auth import ANONYMOUS, AuthError, User
-from signaling.framing import queued_bytes
+from signaling.framing import queued_bytes, write_framed
 from signaling.handlers import JsonHandler
 from signaling.handshake import origin_allowed, sprint_id, ticket_user
 from signaling.node import Node
 from signaling.outbound import _retrieve
 from signaling.protocol import Close, encode, resync_frame
 from signaling.sse import Message, StreamRefused
+from signaling.stream_hub import StreamHub, chunked_stream
 
-__all__ = ["StreamHandler", "StreamHub"]
+__all__ = ["StreamHandler"]
 
 log = logging.getLogger(__name__)
-
-class StreamHub:
-    """A node's SSE streams: one message per broadcast, one heartbeat timer for them all."""
-
-    def __init__(self, node: Node) -> None:
-        self.node = node
-        self.streams: set[StreamHandler] = set()
-        self._timer: PeriodicCallback | None = None
-        # The last broadcast: ``deliver`` hands every stream the same frame object.
-        self._frame: bytes | None = None
-        self._message: Message | None = None
-
-    def message(self, frame: bytes) -> Message | None:
-        """``frame`` as SSE bytes, its seq and event name; None if streams do not get it.
-
-        Computed once per broadcast: ``Node.deliver`` passes every recipient the same
-        ``bytes`` object, so the result of the last frame is kept by identity.
-        """
-        if frame is self._frame:
-            return self._message
-        found = sse.classify(frame)
-        result = None if found is None else (sse.sse_message(found[0], frame, found[1]),
-                                             found[1], found[0])
-        self._frame, self._message = frame, result
-        return result
-
-    def add(self, stream: StreamHandler) -> None:
-        self.streams.add(stream)
-        if self._timer is None:
-            self._timer = PeriodicCallback(self.beat, self.node.config.sse_heartbeat * 1000)
-            self._timer.start()
-
-    def discard(self, stream: StreamHandler) -> None:
-        self.streams.discard(stream)
-        if not self.streams and self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    def beat(self) -> None:
-        """A comment line on every stream: proxies see traffic, a dead client is noticed."""
-        for stream in list(self.streams):
-            stream.write_raw(sse.HEARTBEAT, "heartbeat")
-
 
 class StreamHandler(JsonHandler):
     """``GET /<sprint>/stream``: the sprint's events and presence, read-only (protocol §10)."""
@@ -96,6 +52,8 @@ class StreamHandler(JsonHandler):
         self._last_seq: int | None = None
         self._admitted = False
         self._last_write: asyncio.Future[None] | None = None
+        #: The socket's stream when messages can be written pre-chunked (``write_message``).
+        self._stream: IOStream | None = None
         self._ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def log_line(self, level: int, message: str, *args: object) -> None:
@@ -148,6 +106,7 @@ class StreamHandler(JsonHandler):
             self.hub.add(self)
             self.write(sse.OPENED)
             await self.flush()
+            self._stream = chunked_stream(self.request.connection)
             await self._start(since)
             await self._ended
         except StreamClosedError:
@@ -193,8 +152,7 @@ class StreamHandler(JsonHandler):
         """Presence now, then the events after ``since``, then what arrived meanwhile."""
         broker = self.node.broker
         members = [m.to_wire() for m in await broker.peers(self.sprint)]
-        snapshot = sse.sse_message("presence", sse.presence_snapshot(members))
-        ready: list[Message] = [(snapshot, None, "presence")]
+        ready = [sse.message("presence", sse.presence_snapshot(members))]
         if since is not None:
             self._last_seq = since
             frames = await broker.events_since(self.sprint, since)
@@ -202,7 +160,7 @@ class StreamHandler(JsonHandler):
                 latest = await broker.latest(self.sprint)
                 self.log_line(logging.INFO, "since %s: resync (latest %s)", since, latest)
                 data = encode(resync_frame(latest)).encode()
-                ready.append((sse.sse_message("resync", data), None, "resync"))
+                ready.append(sse.message("resync", data))
             else:
                 self.log_line(logging.INFO, "since %s: %d events", since, len(frames))
                 for frame in frames:
@@ -237,28 +195,40 @@ class StreamHandler(JsonHandler):
         return self._write(message)
 
     def _write(self, message: Message) -> bool:
-        data, seq, name = message
+        seq = message[1]
         if seq is not None:
             if self._last_seq is not None and seq <= self._last_seq:
                 return True  # already sent (a replay crossing a live event)
             self._last_seq = seq
-        return self.write_raw(data, name)
+        return self.write_message(message)
 
-    def write_raw(self, data: bytes, name: str) -> bool:
-        """Write SSE bytes now, within the outbound budget; False if not (cut, or closed)."""
+    def write_message(self, message: Message) -> bool:
+        """Write one message now, within the outbound budget; False if not (cut, or closed).
+
+        As ``OutboundSocket`` does for websockets: over chunked HTTP/1.1 on a plain socket
+        the broadcast's pre-framed chunk goes with one ``send`` when nothing is queued
+        before it (no future, no copy), else behind what is queued.
+        """
         if self.closing:
             return False
+        data, _, name, chunk = message
         conn = self.request.connection
         unsent = queued_bytes(conn)
-        if unsent + len(data) > self.node.config.max_buffer:
+        if unsent + len(chunk) > self.node.config.max_buffer:
             self._overflow(unsent)
             return False
-        if not isinstance(conn, HTTP1Connection) or conn.stream.closed():
-            self.close()
+        try:
+            if self._stream is not None:
+                written = write_framed(self._stream, chunk, queued=unsent > 0)
+            else:  # HTTP/1.0 or TLS: Tornado frames and writes it
+                written = conn.write(data)  # type: ignore[union-attr]
+                written.add_done_callback(_retrieve)
+        except StreamClosedError:
+            self._end()
             return False
-        written = self._last_write = conn.write(data)
-        written.add_done_callback(_retrieve)
-        self.node.metrics.sse_messages.labels(name).inc()
+        if written is not None:
+            self._last_write = written
+        self.hub.counted[name].inc()
         return True
 
     def _overflow(self, unsent: int) -> None:
@@ -279,7 +249,7 @@ class StreamHandler(JsonHandler):
             return
         if code is not None:
             data = encode({"type": "close", "code": code, "reason": reason or ""}).encode()
-            self.write_raw(sse.sse_message("close", data), "close")
+            self.write_message(sse.message("close", data))
             self.node.metrics.closes.labels(str(code)).inc()
         self._end()
 
@@ -297,4 +267,3 @@ class StreamHandler(JsonHandler):
         if not self.closing:
             self.log_line(logging.INFO, "client went away")
         self._end()
-
