@@ -25,7 +25,7 @@ from signaling.admission import Refusal, client_address
 from signaling.auth import ANONYMOUS, AuthError, User
 from signaling.framing import queued_bytes, write_framed
 from signaling.handlers import JsonHandler
-from signaling.handshake import origin_allowed, sprint_id, ticket_user
+from signaling.handshake import origin_allowed, shed_handshake, sprint_id, ticket_user
 from signaling.node import Node
 from signaling.outbound import _retrieve
 from signaling.protocol import Close, encode, resync_frame
@@ -38,6 +38,10 @@ log = logging.getLogger(__name__)
 
 class StreamHandler(JsonHandler):
     """``GET /<sprint>/stream``: the sprint's events and presence, read-only (protocol §10)."""
+
+    # Slots, as SprintHandler's: a stream lives for hours and idle ones are most of them.
+    __slots__ = ("_admitted", "_early", "_early_bytes", "_ended", "_last_seq", "_last_write",
+                 "_stream", "closing", "hub", "node", "peer_id", "sprint", "user")
 
     def initialize(self, node: Node, hub: StreamHub) -> None:
         self.node = node
@@ -107,6 +111,7 @@ class StreamHandler(JsonHandler):
             self.write(sse.OPENED)
             await self.flush()
             self._stream = chunked_stream(self.request.connection)
+            shed_handshake(self)  # the headers are written: nothing reads them again
             await self._start(since)
             await self._ended
         except StreamClosedError:
@@ -167,15 +172,19 @@ class StreamHandler(JsonHandler):
                     found = self.hub.message(frame)
                     if found is not None:
                         ready.append(found)
-        early, self._early = self._early or [], None
-        for message in [*ready, *early]:
+        for message in ready:
             if not self._write(message):
                 return
             # Pace a long replay: past half the budget, wait for the client to take it.
+            # Live messages keep waiting in ``_early`` meanwhile, so none overtakes it.
             last = self._last_write
             if (queued_bytes(self.request.connection) > self.node.config.max_buffer // 2
                     and last is not None and not last.done()):
                 await asyncio.wait([last])
+        early, self._early = self._early or [], None
+        for message in early:  # no await from here on: then live, in order
+            if not self._write(message):
+                return
 
     # delivery ---------------------------------------------------------------------------------
     def send(self, frame: bytes, wire: bytes | None = None) -> bool:

@@ -211,3 +211,35 @@ async def test_debug_mode_streams_without_a_ticket(sprint: int) -> None:
             async with httpx.AsyncClient() as http:
                 refused = await http.get(f"{srv.http_url}/{sprint}/stream?token=x")
     assert refused.status_code == 401
+
+
+async def test_live_events_during_a_long_replay_wait_for_it(sprint: int) -> None:
+    """A replay paced by a slow reader: events posted meanwhile come after it, none lost."""
+    # 8 MB of replay: more than the kernel's buffers take, so the server must wait for
+    # the reader (past --max-buffer unsent it would cut the stream instead).
+    with RealtimeServer("--history-size=1000") as srv:
+        big = {"id": 7, "description": "z" * 8000}
+        for first in range(1, 1001, 100):
+            status, _ = await asyncio.to_thread(
+                post_events, srv, [event(sprint, s, data=big) for s in range(first, first + 100)])
+            assert status == 200
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        reader.connect(("127.0.0.1", srv.port))
+        reader.sendall(f"GET /{sprint}/stream?token={_token(sprint)}&since=0 HTTP/1.1\r\n"
+                       f"Host: x\r\n\r\n".encode())
+        try:
+            await asyncio.sleep(1)  # not reading: the server paces the replay
+            status, _ = await asyncio.to_thread(
+                post_events, srv, [event(sprint, s) for s in range(1001, 1006)])
+            assert status == 200
+            reader.settimeout(10)
+            wire = b""
+            while b"id: 1005\n" not in wire:
+                chunk = await asyncio.to_thread(reader.recv, 1 << 20)
+                assert chunk, "the stream ended"
+                wire += chunk
+        finally:
+            reader.close()
+    ids = [int(line[4:]) for line in wire.split(b"\n") if line.startswith(b"id: ")]
+    assert ids == list(range(1, 1006))
