@@ -2,7 +2,7 @@
 and what its modes share (connecting many clients, counting event frames, posting events).
 
 Each mode lives with its workload (``generate`` in ``bench/workloads/<name>.py``): ``hold``
-(connections), ``fanout``, ``relay``, ``e2e``, ``p2p``, ``drops``. A mode prints
+(connections), ``fanout``, ``relay``, ``e2e``, ``p2p``, ``drops``, ``sse``. A mode prints
 ``MARK <name>`` and waits for ``OK`` where the coordinator samples the servers, and the
 process ends with ``RESULT <json>``. Times are ``time.monotonic()`` inside this process;
 every latency is measured here.
@@ -197,7 +197,7 @@ async def close_all(clients: list[WsClient]) -> None:
 
 #: Load generator mode -> the workload module whose ``generate`` it runs.
 MODES = {"hold": "connections", "fanout": "fanout", "relay": "relay", "e2e": "e2e",
-         "p2p": "p2p", "drops": "drops"}
+         "p2p": "p2p", "drops": "drops", "sse": "sse"}
 
 
 def main(argv: list[str] | None = None) -> int:

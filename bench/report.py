@@ -23,6 +23,7 @@ from bench.workloads import (
     relay,
     scaleout,
     side_by_side,
+    sse,
 )
 
 __all__ = ["write_report"]
@@ -179,7 +180,7 @@ def _bounds(data: dict[str, Any]) -> list[str]:
 
 
 SECTIONS = (connections.section, fanout.section, relay.section, e2e.section, p2p.section,
-            scaleout.section, side_by_side.section, _board_writes)
+            scaleout.section, side_by_side.section, _board_writes, sse.section)
 
 
 def write_report(data: dict[str, Any], out: Path) -> Path:

@@ -23,7 +23,7 @@ from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep
 from peer.client import Peer, Presence, ReceivedDrag, join
 from peer.mesh import DEFAULT_MESH_LIMIT
 from peer.moves import ColumnCheck, MoveTally, busiest_column, check_column, drag_and_drop
-from peer.tail import EXIT_GONE, tail
+from peer.tail import EXIT_GONE, SOURCES, tail
 from peer.websocket import SignalingError
 from signaling.protocol import STATUSES
 
@@ -126,6 +126,9 @@ def _add_tail(sub: Any) -> None:
     tail.add_argument("--count", type=int, metavar="N", help="stop after N events")
     tail.add_argument("--seconds", type=float, help="stop after this many seconds "
                                                     "(default: until Ctrl-C)")
+    tail.add_argument("--sse", action="store_const", dest="source", const="sse",
+                      default="websocket", help="read the live events from the Server-Sent "
+                      "Events stream instead of the websocket (read-only, not in presence)")
 
 
 @dataclass
@@ -350,7 +353,7 @@ async def run(args: argparse.Namespace) -> int:
                                      "(--token or --username/--password), not --ticket")
             return await tail(await session.client(), args.sprint, since=args.since,
                               realtime=args.realtime, count=args.count,
-                              seconds=args.seconds)
+                              seconds=args.seconds, source=SOURCES[args.source])
         elif args.command == "swarm":
             outcome = await swarm(session, args.n, args.seconds, args.rate, moves=args.moves,
                                   column=args.column)

@@ -5,10 +5,11 @@ without it), then the live stream from where the log ended, so a script or ``jq`
 every event once, in seq order. Each line is the event object of docs/protocol.md §3
 (`event`, with `actor`; events read from the log also carry `at`).
 
-The live part comes from a `LiveSource`: today the websocket (`WebsocketSource`, a
+The live part comes from a `LiveSource`: the websocket (`WebsocketSource`, a
 `peer.client.Peer` without WebRTC, which resumes, catches up from the log and reconnects
-by itself). Another transport (Server-Sent Events) is one more class with the same three
-members and one more entry in `SOURCES`.
+by itself), or with ``--sse`` the Server-Sent Events stream (`peer.sse_source.SseSource`:
+read-only, not in presence, resumes with ``since``). Another transport is one more class
+with the same three members and one more entry in `SOURCES`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, Protocol, TextIO
 from peer.api import ApiClient, LogGone, Snapshot, override_realtime
 from peer.client import Peer
 from peer.feed import Feed
+from peer.sse_source import SseSource
 
 __all__ = ["EXIT_GONE", "SOURCES", "LiveSource", "WebsocketSource", "tail"]
 
@@ -98,7 +100,7 @@ class WebsocketSource:
 
 
 #: ``--source`` choices.
-SOURCES: dict[str, SourceFactory] = {"websocket": WebsocketSource}
+SOURCES: dict[str, SourceFactory] = {"websocket": WebsocketSource, "sse": SseSource}
 
 
 def _line(event: dict[str, Any]) -> str:

@@ -20,6 +20,8 @@ from signaling.handlers import HealthHandler, IndexHandler, MetricsHandler
 from signaling.ingest import IngestHandler
 from signaling.node import Node
 from signaling.sprint import SprintHandler
+from signaling.stream import StreamHandler
+from signaling.stream_hub import StreamHub
 
 __all__ = ["ScrumApplication"]
 
@@ -58,6 +60,8 @@ class ScrumApplication(tornado.web.Application):
             (r"/metrics", MetricsHandler, {"metrics": node.metrics, "broker": node.broker}),
             (r"/events/?", IngestHandler, {"config": config, "broker": node.broker,
                                            "metrics": node.metrics}),
+            (r"/(?P<sprint>[0-9]+)/stream", StreamHandler, {"node": node,
+                                                             "hub": StreamHub(node)}),
             (r"/(?P<sprint>[0-9]+)/?", SprintHandler, {"node": node}),
         ]
         super().__init__(

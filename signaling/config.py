@@ -59,6 +59,8 @@ class Config:
     max_event_body: int = 1024 * 1024
     max_events: int = 500
     ping_interval: float = 20.0
+    #: Seconds between the comment lines that keep an idle SSE stream (and its proxies) open.
+    sse_heartbeat: float = 15.0
     #: Unsent bytes to one client before it is closed with 4009.
     max_buffer: int = 1024 * 1024
     #: Open websockets per client address (IPv6: per /64) and per user on this node; one

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-import tornado.websocket
+import tornado.web
 from tornado.httputil import HTTPHeaders
 
 from signaling.auth import ANONYMOUS, AuthError, User, verify_ticket
@@ -71,7 +71,7 @@ def ticket_user(token: str | None, sprint: int, config: Config) -> User:
                          previous=config.previous_secret).user
 
 
-def shed_handshake(handler: tornado.websocket.WebSocketHandler) -> None:
+def shed_handshake(handler: tornado.web.RequestHandler) -> None:
     """Drop what only the handshake needed; a connection lives for hours.
 
     The request headers (a browser's carry its cookies), the query string with the

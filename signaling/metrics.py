@@ -22,8 +22,17 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
-        self.connections = Gauge("watercooler_connections", "Open websocket connections",
-                                 registry=r)
+        self.connections = Gauge("watercooler_connections",
+                                 "Open connections (websockets and SSE streams)", registry=r)
+        self.transport_connections = Gauge(
+            "watercooler_transport_connections", "Open connections by transport (websocket, "
+            "sse)", ["transport"], registry=r)
+        self.sse_messages = Counter("watercooler_sse_messages",
+                                    "Server-Sent Events messages written, by event name",
+                                    ["event"], registry=r)
+        self.sse_refused = Counter("watercooler_sse_refused",
+                                   "Server-Sent Events requests refused, by error", ["error"],
+                                   registry=r)
         self.sprints = Gauge("watercooler_sprints", "Sprints with a connection on this node",
                              registry=r)
         self.frames_in = Counter("watercooler_frames_in", "Frames received from clients",

@@ -70,6 +70,8 @@ class Node:
         #: sprint id -> peer id -> connection, for this node's connections only.
         self.subscribers: dict[int, dict[str, Connection]] = {}
         self.peers: dict[str, Connection] = {}
+        #: The read-only streams among ``peers`` (``signaling.stream``: SSE, not in presence).
+        self.streams: dict[str, Connection] = {}
         self.channels = ChannelPairs()
         self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
                                      per_user=config.max_connections_per_user)
@@ -135,8 +137,40 @@ class Node:
         self.metrics.datachannel_pairs.set(len(self.channels))
 
     def _count(self) -> None:
-        self.metrics.connections.set(len(self.peers))
-        self.metrics.sprints.set(len(self.subscribers))
+        metrics = self.metrics
+        metrics.connections.set(len(self.peers))
+        metrics.sprints.set(len(self.subscribers))
+        metrics.transport_connections.labels("websocket").set(len(self.peers) - len(self.streams))
+        metrics.transport_connections.labels("sse").set(len(self.streams))
+
+    # read-only streams (signaling.stream) ---------------------------------------------------
+    async def watch(self, conn: Connection) -> None:
+        """Subscribe a read-only stream to its sprint: it gets the sprint's envelopes and is
+        closed on shutdown like a websocket, but it is no peer: not in presence, never
+        announced, never a relay's or a signal's recipient (nobody learns its id)."""
+        sprint = conn.sprint
+        first = sprint not in self.subscribers
+        self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
+        self.peers[conn.peer_id] = self.streams[conn.peer_id] = conn
+        self._count()
+        if first:
+            await self.broker.subscribe(sprint)
+
+    async def unwatch(self, conn: Connection) -> None:
+        """Undo ``watch`` (the stream ended); unsubscribes the sprint if it was the last."""
+        if self.streams.pop(conn.peer_id, None) is None:
+            return
+        self.peers.pop(conn.peer_id, None)
+        sprint = conn.sprint
+        members = self.subscribers.get(sprint)
+        last = False
+        if members is not None and members.pop(conn.peer_id, None) is not None and not members:
+            del self.subscribers[sprint]
+            self.metrics.forget_sprint(sprint)
+            last = True
+        self._count()
+        if last:
+            await self.broker.unsubscribe(sprint)
 
     # delivery -----------------------------------------------------------------------------
     def deliver(self, envelope: Envelope) -> None:

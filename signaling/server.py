@@ -78,6 +78,8 @@ def make_parser() -> OptionParser:
              help="seconds a POST /events/ timestamp may be off")
     p.define("ping_interval", default=d.ping_interval, type=float,
              help="seconds between websocket pings (0: none)")
+    p.define("sse_heartbeat", default=d.sse_heartbeat, type=float,
+             help="seconds between heartbeat comments on an idle SSE stream")
     p.define("max_buffer", default=d.max_buffer, type=int,
              help="unsent bytes to one client before closing it with 4009")
     p.define("max_connections_per_address", default=d.max_connections_per_address, type=int,
@@ -162,7 +164,7 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
         replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer,
         log_format=log_format, max_connections_per_address=o.max_connections_per_address,
         max_connections_per_user=o.max_connections_per_user, num_proxies=num_proxies,
-        http_timeout=o.http_timeout)
+        http_timeout=o.http_timeout, sse_heartbeat=o.sse_heartbeat)
 
 
 def _check_limits(o: OptionParser, num_proxies: int) -> None:
@@ -171,6 +173,8 @@ def _check_limits(o: OptionParser, num_proxies: int) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
     if num_proxies < 0:
         raise ValueError("--num-proxies must be 0 or more")
+    if o.sse_heartbeat <= 0:
+        raise ValueError("--sse-heartbeat must be positive")
     if o.http_timeout <= 0:
         raise ValueError("--http-timeout must be positive")
 

@@ -7,6 +7,7 @@ import { Api, ApiError } from "./api.js";
 import { avatar, h } from "./dom.js";
 import { renderSprintList } from "./sprint-list.js";
 import { SprintPage } from "./sprint-page.js";
+import { Wallboard } from "./wallboard.js";
 
 const view = /** @type {HTMLElement} */ (document.getElementById("view"));
 const userBox = /** @type {HTMLElement} */ (document.getElementById("user"));
@@ -39,7 +40,7 @@ async function followSession() {
   }
 }
 
-/** @type {SprintPage | null} */
+/** @type {SprintPage | Wallboard | null} */
 let page = null;
 
 /** Show an error in the banner until dismissed or the next navigation. @param {string} message */
@@ -126,6 +127,14 @@ function route() {
   if (hash === "#/login") {
     if (api.token) location.replace("#/sprints");
     else renderLogin();
+    return;
+  }
+  const wall = hash.match(/^#\/sprints\/(\d+)\/wall\/?$/);
+  if (wall) {
+    const root = h("div", { class: "page wall" });
+    view.replaceChildren(root);
+    page = new Wallboard({ root, api, sprintId: Number(wall[1]), showError });
+    page.start();
     return;
   }
   const m = hash.match(/^#\/sprints\/(\d+)\/?$/);

@@ -17,4 +17,5 @@ missed target) where it has them.
 | `side_by_side` | 7. ratios of 2-4 (no run of its own) | | section 7 |
 | `drops` | 8. a drop, the old client's requests and one move | ``drops`` | section 8 |
 | `rebalance` | 8. rank rebalances per move (Django in its own process) | | section 8 |
+| `sse` | 9. SSE fan-out and idle SSE streams beside websockets and Channels | ``sse`` | section 9 |
 """

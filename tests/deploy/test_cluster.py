@@ -18,7 +18,9 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from peer.sse import stream_url
 from tests.deploy.conftest import Running, claimed_redis_db, launch_cluster
+from tests.sse_client import open_stream
 
 pytestmark = pytest.mark.redis
 
@@ -143,3 +145,40 @@ async def test_two_clients_on_two_nodes_both_get_a_rest_change(
         for ws in (ana, ben):
             with contextlib.suppress(Exception):
                 await ws.close()
+
+
+async def test_sse_streams_through_nginx_on_both_nodes_get_a_rest_change_at_once(
+        cluster: Running, http: httpx.AsyncClient) -> None:
+    sprint = await demo_sprint(http)
+    tickets = [(await http.post(f"/api/sprints/{sprint['id']}/realtime/")).json()
+               for _ in range(2)]
+    urls = [stream_url(t["url"], t["token"], sprint["seq"] or 0) for t in tickets]
+    assert urls[0].startswith(f"{cluster.url}/ws/{sprint['id']}/stream?")
+    async with contextlib.AsyncExitStack() as stack:
+        streams = []
+        for url in urls:
+            base, _, query = url.partition("/stream?")
+            sprint_id = int(base.rsplit("/", 1)[1])
+            token = dict(p.split("=", 1) for p in query.split("&"))["token"]
+            stream = await stack.enter_async_context(open_stream(
+                base.rsplit("/", 1)[0], sprint_id, token, since=sprint["seq"] or 0,
+                headers={"Origin": cluster.url}))
+            assert stream.response.status_code == 200
+            await stream.next_of("presence")
+            streams.append(stream)
+        # least_conn: one stream per node (the sse gauge of each node says 1)
+        assert sorted(cluster.node_connections()) == [1, 1]
+        tasks = (await http.get(f"/api/tasks/?sprint={sprint['id']}")).json()["results"]
+        resp = await http.patch(f"/api/tasks/{tasks[0]['id']}/",
+                                json={"name": "streamed through nginx"})
+        assert resp.status_code == 200, resp.text
+        got = [await stream.next_of("event") for stream in streams]  # unbuffered: now
+    assert got[0] == got[1]
+    assert got[0]["data"]["name"] == "streamed through nginx"
+
+
+async def test_a_bad_ticket_on_the_stream_is_a_401_body_through_nginx(cluster: Running) -> None:
+    async with httpx.AsyncClient() as client:
+        resp = await client.get(f"{cluster.url}/ws/1/stream?token=nope")
+    assert resp.status_code == 401
+    assert resp.json()["error"] == "token_invalid"

@@ -31,13 +31,14 @@ def _lines(proc: subprocess.Popen[str], n: int) -> list[dict[str, Any]]:
     return [json.loads(proc.stdout.readline()) for _ in range(n)]
 
 
+@pytest.mark.parametrize("transport", [(), ("--sse",)], ids=["websocket", "sse"])
 def test_tail_prints_the_log_since_then_the_live_events_each_once(
-        board: Board, realtime: RealtimeServer) -> None:
+        board: Board, realtime: RealtimeServer, transport: tuple[str, ...]) -> None:
     sprint = board.sprint("Tailed")["id"]  # seq 1
     task = board.task(sprint, "Write the docs")  # seq 2
     board.task(sprint, "Ship it")  # seq 3
     proc = _tail(board, realtime, str(sprint), "--since", "1", "--count", "5",
-                 "--seconds", "60")
+                 "--seconds", "60", *transport)
     try:
         logged = _lines(proc, 2)  # from the log, before anything else happens
         for name in ("Write the docs!", "Write the docs!!"):

@@ -19,6 +19,7 @@ from api.board.models import Task
 from api.realtime.models import OutboxEvent
 from api.realtime.transport import Outgoing, encode_body
 from api.realtime.views import TicketSerializer
+from peer.sse import SseParser, stream_url
 from signaling import protocol
 from signaling.auth import SignatureError, verify_signature
 from signaling.broker import BrokerUnavailable
@@ -29,6 +30,7 @@ from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
 from signaling.protocol import Close, ErrorCode, ProtocolError, decode, decode_drag, encode
 from signaling.redis_broker import RedisBroker
+from signaling.sse import classify, sse_message
 from signaling.turn import turn_ice_servers
 from tests.signaling.conftest import Connect
 
@@ -237,7 +239,10 @@ def _golden_examples() -> list[Any]:
     return [GOLDEN["ticket"], *GOLDEN["server_frames"], GOLDEN["turn"]["ice_servers"],
             *GOLDEN["client_frames"], GOLDEN["end_of_candidates"], *GOLDEN["drag_updates"],
             ingest["request"], *ingest["responses"].values(),
-            *GOLDEN["event_log"].values()]  # tests/api/test_event_log.py checks these
+            *GOLDEN["event_log"].values(),  # tests/api/test_event_log.py checks these
+            *(r["body"] for r in GOLDEN["sse"]["refusals"]),
+            # the stream's close message is also shown in the table of event names
+            json.loads(SseParser().feed(GOLDEN["sse"]["stream"].encode())[-1].data)]
 
 
 def test_the_page_shows_the_golden_examples_and_no_others() -> None:
@@ -265,3 +270,38 @@ def test_the_pages_tables_list_the_codes_and_actions() -> None:
     assert f"| `status` | target column: {statuses}" in DOC
     models = " or ".join(f"`{m}`" for m in enums["event_models"])
     assert f"`model` is {models}." in DOC
+
+
+# --- Server-Sent Events (§10) ---------------------------------------------------------------
+
+
+def test_the_sse_example_is_what_the_server_writes_and_a_client_reads() -> None:
+    stream = GOLDEN["sse"]["stream"]
+    assert f"```text\n{stream.rstrip()}\n```" in DOC
+    messages = SseParser().feed(stream.encode())
+    assert [(m.event, m.id) for m in messages] == [
+        ("presence", ""), ("event", "43"), ("presence", "43"), ("resync", "43"), ("close", "43")]
+    rebuilt = b"".join(
+        sse_message(m.event, m.data.encode(), int(m.id) if m.event == "event" else None)
+        for m in messages)
+    assert rebuilt.decode() in stream.replace(": heartbeat\n\n", "")
+    [event] = [f for f in GOLDEN["server_frames"] if f["type"] == "event"]
+    sent = json.loads(messages[1].data)
+    assert list(sent) == list(event)  # the websocket's event frame, key for key
+    assert classify(messages[1].data.encode()) == ("event", 43)
+
+
+def test_the_sse_url_is_the_tickets_with_stream_appended() -> None:
+    ticket = GOLDEN["ticket"]
+    assert stream_url(ticket["url"], ticket["token"], 42) == GOLDEN["sse"]["url"]
+
+
+def test_the_sse_refusals_name_every_error_the_handler_gives() -> None:
+    statuses = {r["body"]["error"]: r["status"] for r in GOLDEN["sse"]["refusals"]}
+    assert statuses == {"token_missing": 401, "token_invalid": 401, "token_expired": 401,
+                        "wrong_sprint": 403, "origin_refused": 403, "bad_since": 400,
+                        "connections_per_user": 429, "closing": 503}
+    source = (ROOT / "signaling" / "stream.py").read_text() + (
+        ROOT / "signaling" / "sse.py").read_text()
+    for error in statuses:
+        assert f'"{error}"' in source or error == "connections_per_user", error
