@@ -71,11 +71,11 @@ test: $(STAMP) system-deps lint test-js test-sqlite test-postgres
 # The browser suite runs in its own process: Playwright's sync API keeps an event loop
 # running in the main thread, which the asyncio suites cannot share.
 test-sqlite: $(STAMP)
-	$(VENV)/bin/pytest tests --ignore=tests/web
+	$(VENV)/bin/pytest tests --ignore=tests/web -m "not fuzz"
 	$(VENV)/bin/pytest tests/web
 
 # The suites that touch the database, again on PostgreSQL (the realtime-only suites
-# have no database and already ran above).
+# have no database and already ran above); the API fuzzing runs here only.
 test-postgres: $(STAMP)
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest tests/api tests/integration -m "not browser"
 
