@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from signaling.admission import ConnectionSlots
-from signaling.broker import Broker, BrokerError, Deliver, Envelope, Member
+from signaling.broker import Broker, BrokerError, Deliver, Envelope, Member, PresencePage
 from signaling.channel_pairs import ChannelPairs
 from signaling.config import Config
 from signaling.framing import text_frame
@@ -24,7 +24,14 @@ from signaling.history import History
 from signaling.keepalive import Keepalive
 from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
-from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
+from signaling.presence import PresenceTicker
+from signaling.protocol import (
+    VISIBLE_PEERS,
+    Close,
+    encode,
+    peer_joined_frame,
+    peer_left_frame,
+)
 from signaling.ratelimit import LogBudget
 
 __all__ = ["Connection", "Node", "create_broker"]
@@ -71,6 +78,7 @@ class Node:
         self.subscribers: dict[int, dict[str, Connection]] = {}
         self.peers: dict[str, Connection] = {}
         self.channels = ChannelPairs()
+        self.presence = PresenceTicker(self)
         self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
                                      per_user=config.max_connections_per_user)
         self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
@@ -80,11 +88,12 @@ class Node:
         self.keepalive = Keepalive(config.ping_interval) if config.ping_interval > 0 else None
 
     # subscriptions ------------------------------------------------------------------------
-    async def join(self, conn: Connection, info: Member) -> tuple[list[Member], int | None]:
-        """Subscribe ``conn`` to its sprint; the peers already there and the latest seq.
+    async def join(self, conn: Connection, info: Member) -> tuple[PresencePage, int | None]:
+        """Subscribe ``conn`` to its sprint; what its welcome lists (the sprint's first
+        ``VISIBLE_PEERS`` peers, ``conn`` among them if it is one) and the latest seq.
 
-        The connection is registered first (frames for it wait until its welcome is sent),
-        then it is announced to the others.
+        The connection is registered first (frames for it wait until its welcome is sent);
+        the caller sends the welcome and tells ``presence.welcomed``, then ``announce``s.
         """
         sprint = conn.sprint
         first = sprint not in self.subscribers
@@ -93,12 +102,13 @@ class Node:
         self._count()
         if first:
             await self.broker.subscribe(sprint)
-        others = [p for p in await self.broker.peers(sprint) if p.peer != conn.peer_id]
         await self.broker.join(sprint, info)
+        page = await self.broker.presence_page(sprint, None, VISIBLE_PEERS)
         latest = await self.broker.latest(sprint)
-        return others, latest
+        return page, latest
 
     async def announce(self, conn: Connection, info: Member) -> None:
+        """Tell every node (this one too) that ``info`` joined: each one's presence tick."""
         frame = encode(peer_joined_frame(info.peer, info.user.to_wire())).encode()
         await self.broker.publish(Envelope(conn.sprint, frame, "presence", exclude=conn.peer_id))
 
@@ -109,6 +119,7 @@ class Node:
         if members is None or members.pop(conn.peer_id, None) is None:
             return
         self.peers.pop(conn.peer_id, None)
+        self.presence.forget(sprint, conn.peer_id)
         self.channels.forget(conn.peer_id)
         self.metrics.datachannel_pairs.set(len(self.channels))
         last = not members
@@ -143,10 +154,14 @@ class Node:
         """Write an envelope to its recipients on this node (the broker's callback).
 
         The frame is encoded once (by the publisher) and framed once here; every
-        recipient's socket gets the same bytes.
+        recipient's socket gets the same bytes. A presence envelope (a peer joined or left,
+        on any node) goes to no client: the sprint's presence tick tells them.
         """
-        if envelope.kind == "presence" and envelope.frame.startswith(_PEER_LEFT):
-            self._forget_channels(envelope.frame)
+        if envelope.kind == "presence":
+            if envelope.frame.startswith(_PEER_LEFT):
+                self._forget_channels(envelope.frame)
+            self.presence.mark(envelope.sprint)
+            return
         if envelope.to is not None:
             found = (self.peers.get(p) for p in envelope.to if p != envelope.exclude)
             targets = [c for c in found if c is not None and c.sprint == envelope.sprint]
