@@ -21,10 +21,12 @@ export class PresenceChip {
    * @param {object} o
    * @param {(after: string | null) => boolean} o.requestPage  sends a `peers` request; false if not connected
    * @param {(peer: string) => LinkKind} o.linkKind
+   * @param {() => string | null} o.self  our own peer id (the list marks it)
    */
-  constructor({ requestPage, linkKind }) {
+  constructor({ requestPage, linkKind, self }) {
     this.requestPage = requestPage;
     this.linkKind = linkKind;
+    this.self = self;
     this.list = h("ul", { class: "presence", "data-testid": "presence-list", "aria-label": "Also here" });
     this.more = /** @type {HTMLButtonElement} */ (h("button", {
       class: "presence__more", type: "button", "data-testid": "presence-more", hidden: true,
@@ -139,8 +141,9 @@ export class PresenceChip {
         const page = await this._page(next ?? null);
         next = page.next;
         title.textContent = `Everyone here (${page.count})`;
-        items.append(...page.peers.map((p) => h("li", { class: "peer-list__item", "data-testid": "peer-list-item", "data-peer-id": p.peer },
-          avatar(p.user.username, p.user.username), h("span", null, p.user.username))));
+        items.append(...page.peers.map((p) => h("li", { class: "peer-list__item", "data-testid": "peer-list-item", "data-peer-id": p.peer, "data-username": p.user.username },
+          avatar(p.user.username, p.user.username), h("span", null, p.user.username),
+          p.peer === this.self() ? h("span", { class: "peer-list__you" }, "(you)") : null)));
         status.textContent = next === null ? "" : "Scroll for more";
       } catch (err) {
         status.textContent = `Could not load the list (${/** @type {Error} */ (err).message}).`;

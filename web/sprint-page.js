@@ -89,6 +89,7 @@ export class SprintPage {
     this.chip = new PresenceChip({
       requestPage: (after) => this.socket.send(peersFrame(after)),
       linkKind: (peer) => this.mesh.linkKind(peer),
+      self: () => this.selfPeer,
     });
     this.connectionEl = h("span", { class: "connection", "data-testid": "connection", "data-state": "offline", role: "status" });
     this.main = h("div", { class: "board-wrap", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading board…"));
