@@ -10,10 +10,13 @@ S subscribers costs O(S) frames instead of O(S²).
 
 What a connection holds is known exactly: connections that were here at the previous tick
 hold the sprint's last view; one welcomed since holds what its ``welcome`` said, and gets
-its own difference (joiners with the same welcome view share a frame). A change of the
-count alone is sent at most every ``COUNT_INTERVAL`` seconds; the sprint stays marked until
-it is. With Redis, other nodes' joins and leaves arrive as bus envelopes and mark the sprint
-the same way; each node reads and tells its own connections.
+its own difference (joiners with the same welcome view share a frame). The sprint stays
+marked until what it holds back is sent. What a sprint costs is bounded by its size: its
+frames go out at most every ``max(TICK, count / FRAME_RATE)`` seconds (a sprint of 5,000
+is told every 2.5 s, at most ``FRAME_RATE`` frames a second however many join), and a
+change of the count alone at most every ``max(COUNT_INTERVAL, count / COUNT_RATE)``.
+With Redis, other nodes' joins and leaves arrive as bus envelopes and mark the sprint the
+same way; each node reads and tells its own connections.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from signaling.framing import text_frame
 from signaling.metrics import Metrics
 from signaling.protocol import VISIBLE_PEERS, encode, presence_frame
 
-__all__ = ["COUNT_INTERVAL", "TICK", "PresenceTicker"]
+__all__ = ["COUNT_INTERVAL", "COUNT_RATE", "FRAME_RATE", "TICK", "PresenceTicker"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,11 @@ log = logging.getLogger(__name__)
 TICK = 0.1
 #: Seconds between two frames that change only the count.
 COUNT_INTERVAL = 1.0
+#: A sprint's presence frames per second (one per connection per frame) above which its
+#: tick stretches: large sprints are told less often, never more than this.
+FRAME_RATE = 2000.0
+#: The same for frames that change only the count.
+COUNT_RATE = 500.0
 
 #: What a group of connections holds: the visible peer ids (in order) and the count.
 View = tuple[tuple[str, ...], int]
@@ -67,8 +75,10 @@ class _Sprint:
     """One sprint's presence as this node's connections hold it."""
 
     view: View = ((), 0)
-    #: When a frame last changed the count of ``settled`` connections.
-    count_at: float = 0.0
+    #: When a frame last changed the count of ``settled`` connections, and when the
+    #: sprint's connections were last sent anything.
+    count_at: float = float("-inf")
+    sent_at: float = float("-inf")
     #: Connections that hold ``view`` (peer ids).
     settled: set[str] = field(default_factory=set)
     #: Connections welcomed since the last tick, and the view their welcome gave.
@@ -133,6 +143,8 @@ class PresenceTicker:
         state = self.sprints.get(sprint)
         if state is None:
             return True
+        if self.clock() - state.sent_at < max(self.tick, state.view[1] / FRAME_RATE):
+            return False  # a large sprint: its next frames wait for its longer tick
         # Only those welcomed before this read: a welcome read meanwhile may be newer.
         welcomed = dict(state.welcomed)
         page = await self.node.broker.presence_page(sprint, None, VISIBLE_PEERS)
@@ -147,7 +159,8 @@ class PresenceTicker:
                 groups.setdefault(view, []).append(peer)
         old, held_back = state.view, False
         if state.settled and old != now:
-            if old[0] == now[0] and self.clock() - state.count_at < self.count_interval:
+            count_interval = max(self.count_interval, now[1] / COUNT_RATE)
+            if old[0] == now[0] and self.clock() - state.count_at < count_interval:
                 held_back = True  # the count alone changed, too soon after the last
             else:
                 groups.setdefault(old, []).extend(state.settled)
@@ -158,6 +171,7 @@ class PresenceTicker:
         for view, peers in groups.items():
             if view != now:
                 self._send(conns, peers, _changes(view, now, members))
+                state.sent_at = self.clock()
         # The welcomed now hold ``now``; if the settled's count was held back, they are
         # counted with them and get the count again with them (ids are the same).
         for peer in welcomed:

@@ -14,10 +14,15 @@ import argparse
 import asyncio
 import json
 import os
+import socket
+import sys
 import time
+from pathlib import Path
 
 from bench.loadgen import connect_many
+from bench.profiling import Profiler
 from bench.wire import WsClient
+from tests.processes import ChildProcess, free_port
 from tests.servers import RealtimeServer, make_token
 
 QUIET = 1.0
@@ -47,7 +52,7 @@ async def measure(port: int, pid: int, subscribers: int, secret: str) -> dict[st
         on_message, concurrency=50)
     while time.monotonic() - last < QUIET:
         await asyncio.sleep(0.1)
-    wall = last - start
+    wall = (last if frames else time.monotonic() - QUIET) - start
     cpu = cpu_seconds(pid) - before
     for c in clients:
         if c.transport is not None:
@@ -60,16 +65,56 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sizes", type=int, nargs="+")
     parser.add_argument("--broker", default=None)
+    parser.add_argument("--profile", action="store_true", help="py-spy the server meanwhile")
+    parser.add_argument("--naive", action="store_true",
+                        help="the bare Tornado loop (bench/peers/naive_tornado.py) instead: "
+                             "the floor of a connect on this machine now, no presence")
+    parser.add_argument("--root", default=None,
+                        help="run DIR/watercooler.py instead (e.g. an export of an older commit)")
     args = parser.parse_args()
     for size in args.sizes:
         server = RealtimeServer("--max-connections-per-address=100000",
-                                broker=args.broker).start()
+                                "--max-connections-per-user=100000", broker=args.broker)
+        if args.root:
+            server.args[1] = str(Path(args.root) / "watercooler.py")
+        if args.naive:
+            server = _naive()
+        server.start()
+        profiler = None
         try:
             assert server.proc is not None
-            result = asyncio.run(measure(server.port, server.proc.pid, size, server.secret))
+            if args.profile:
+                profiler = Profiler(server.proc.pid, Path(f"/tmp/joins-{size}.raw"))
+                profiler.start()
+            result: dict[str, object] = dict(asyncio.run(
+                measure(server.port, server.proc.pid, size, server.secret)))
+            if profiler is not None:
+                result["profile"] = profiler.stop()
         finally:
             server.stop()
-        print(json.dumps(result), flush=True)
+        print(json.dumps(result, indent=1 if args.profile else None), flush=True)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _naive() -> RealtimeServer:
+    """The bare loop, started and stopped like a realtime server (it ignores tokens)."""
+    port = free_port()
+    server = RealtimeServer(port=port)
+    server.args = [sys.executable, "-m", "bench.peers.naive_tornado", f"--port={port}"]
+
+    def start(timeout: float = 15) -> RealtimeServer:
+        server._child = ChildProcess("naive_tornado", server.args, log_path=server.log_path,
+                                     env=server.env)
+        server.proc = server._child.start().proc
+        server._child.wait_ready(lambda: _listening(port), timeout=timeout, what="listening")
+        return server
+
+    server.start = start  # type: ignore[method-assign]
+    return server
 
 
 if __name__ == "__main__":
