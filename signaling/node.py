@@ -43,6 +43,9 @@ ERROR_LOG_RATE = 10.0
 ERROR_LOG_BURST = 50.0
 
 _PEER_LEFT = b'{"type":"peer_left",'
+#: Joins (and leaves) talking to the broker at once; more wait their turn here, holding no
+#: Redis connection (a burst of thousands would otherwise exhaust the client's pool).
+JOINS_IN_FLIGHT = 64
 
 
 class Connection(Protocol):
@@ -79,6 +82,7 @@ class Node:
         self.peers: dict[str, Connection] = {}
         self.channels = ChannelPairs()
         self.presence = PresenceTicker(self)
+        self._joining = asyncio.Semaphore(JOINS_IN_FLIGHT)
         self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
                                      per_user=config.max_connections_per_user)
         self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
@@ -100,11 +104,12 @@ class Node:
         self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
         self.peers[conn.peer_id] = conn
         self._count()
-        if first:
-            await self.broker.subscribe(sprint)
-        await self.broker.join(sprint, info)
-        page = await self.broker.presence_page(sprint, None, VISIBLE_PEERS)
-        latest = await self.broker.latest(sprint)
+        async with self._joining:
+            if first:
+                await self.broker.subscribe(sprint)
+            await self.broker.join(sprint, info)
+            page = await self.broker.presence_page(sprint, None, VISIBLE_PEERS)
+            latest = await self.broker.latest(sprint)
         return page, latest
 
     async def announce(self, conn: Connection, info: Member) -> None:
@@ -127,12 +132,14 @@ class Node:
             del self.subscribers[sprint]
             self.metrics.forget_sprint(sprint)
         self._count()
-        await self.broker.leave(sprint, conn.peer_id)
-        # Also while shutting down: peers on other nodes must hear of it.
-        frame = encode(peer_left_frame(conn.peer_id)).encode()
-        await self.broker.publish(Envelope(sprint, frame, "presence", exclude=conn.peer_id))
-        if last:
-            await self.broker.unsubscribe(sprint)
+        async with self._joining:  # thousands leaving at once: as for joins
+            await self.broker.leave(sprint, conn.peer_id)
+            # Also while shutting down: peers on other nodes must hear of it.
+            frame = encode(peer_left_frame(conn.peer_id)).encode()
+            await self.broker.publish(Envelope(sprint, frame, "presence",
+                                               exclude=conn.peer_id))
+            if last:
+                await self.broker.unsubscribe(sprint)
 
     def report_channels(self, conn: Connection, peers: tuple[str, ...]) -> None:
         """``conn`` has data channels with ``peers`` (other peers of its sprint, checked).

@@ -74,7 +74,8 @@ def main() -> None:
     args = parser.parse_args()
     for size in args.sizes:
         server = RealtimeServer("--max-connections-per-address=100000",
-                                "--max-connections-per-user=100000", broker=args.broker)
+                                "--max-connections-per-user=100000",
+                                f"--redis-prefix=joins-{os.getpid()}:", broker=args.broker)
         if args.root:
             server.args[1] = str(Path(args.root) / "watercooler.py")
         if args.naive:
