@@ -130,8 +130,13 @@ class PresenceTicker:
         try:
             marked, self._marked = self._marked, set()
             for sprint in sorted(marked):
-                if not await self.flush(sprint):
-                    self._marked.add(sprint)  # a count change held back: look again
+                try:
+                    done = await self.flush(sprint)
+                except Exception:  # one sprint's failure must not stop the others' presence
+                    log.exception("sprint %s: presence tick failed; trying again", sprint)
+                    done = False
+                if not done:
+                    self._marked.add(sprint)  # something held back: look again
         finally:
             self._scheduled = False
             if self._marked:
