@@ -96,7 +96,8 @@ async def connect_subscribers(spec: dict[str, Any], count: int,
     """``count`` subscribers of ``spec["sprint"]`` on the ticket ``spec["ws_token"]``
     (one that Django issued); exits if any cannot connect."""
     clients, _, failed = await connect_many(
-        spec, count, lambda i: f"/{spec['sprint']}/?token={spec['ws_token']}", on_message)
+        spec, count, lambda i: f"/{spec['sprint']}/?token={spec['ws_token']}&protocol=2",
+        on_message)
     if failed:
         raise SystemExit(f"{failed} subscribers could not connect")
     return clients
@@ -105,7 +106,7 @@ async def connect_subscribers(spec: dict[str, Any], count: int,
 def token_path(spec: dict[str, Any], sprint: int, user: int) -> str:
     token = spec.get("token") or make_token(user_id=user, username=f"u{user}", sprint=sprint,
                                             secret=spec["secret"], ttl=7200)
-    return f"/{sprint}/?token={token}"
+    return f"/{sprint}/?token={token}&protocol=2"
 
 
 class EventBook:

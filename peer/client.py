@@ -29,9 +29,12 @@ from peer.mesh import DEFAULT_MESH_LIMIT, Mesh
 from peer.remote import Link, RemotePeer
 from peer.websocket import ConnectFunction, Renewer, SignalingConnection, State
 from signaling.protocol import (
+    MAX_PEERS_PAGE,
     MAX_RECIPIENTS,
     Channels,
     Drag,
+    ErrorCode,
+    Peers,
     ProtocolError,
     Relay,
     Resume,
@@ -39,7 +42,7 @@ from signaling.protocol import (
     decode_drag,
 )
 
-__all__ = ["OtherPeer", "Peer", "Presence", "ReceivedDrag", "join"]
+__all__ = ["OtherPeer", "Peer", "PeersPage", "Presence", "ReceivedDrag", "join"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,15 @@ class Presence:
 
     kind: Literal["joined", "left"]
     peer: OtherPeer
+
+
+@dataclass(frozen=True, slots=True)
+class PeersPage:
+    """A page of the sprint's peers in peer-id order (``Peer.request_peers``)."""
+
+    peers: list[OtherPeer]
+    next: str | None  # the ``after`` of the next page; None on the last
+    count: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +119,10 @@ class Peer:
         self.peer_id: str | None = None
         self.user: dict[str, Any] | None = None
         self.sprint: int | None = None
+        #: The other peers this client sees: of the sprint's first 50 by id (protocol §3).
         self.peers: dict[str, OtherPeer] = {}
+        #: Every peer of the sprint, this one included (``welcome``/``presence`` count).
+        self.count = 0
         self.mesh: Mesh | None = None
         self.drags: Feed[ReceivedDrag] = Feed()
         self.presence: Feed[Presence] = Feed()
@@ -124,6 +139,7 @@ class Peer:
                                               on_state=self._on_state, connect=connect,
                                               renew=renew, base=backoff_base)
         self._welcome: asyncio.Future[None] | None = None
+        self._pages: deque[asyncio.Future[PeersPage]] = deque()
         self._run_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -226,8 +242,40 @@ class Peer:
             while len(self._reliable) > RELIABLE_MEMORY:
                 self._reliable.popitem(last=False)
         relay_to = [p for p in self.peers if self.mesh is None or not self.mesh.send(p, drag)]
-        await self._relay(drag, relay_to)
+        if self.count > len(self.peers) + 1:  # peers we do not see: the server tells all
+            await self._signaling.send(Relay(data=drag.to_wire()).to_wire())
+        else:
+            await self._relay(drag, relay_to)
         return drag
+
+    async def request_peers(self, after: str | None = None, limit: int = MAX_PEERS_PAGE,
+                            timeout: float = 5.0) -> PeersPage:
+        """One page of the sprint's peers after ``after`` in peer-id order (``peers``, §4).
+
+        Raises ``ProtocolError`` for a bad ``after``/``limit`` or when the server refuses
+        the request (its error frame: rate limited), ``TimeoutError`` without an answer.
+        """
+        request = Peers(after=after, limit=limit)
+        Peers.from_wire(request.to_wire())  # the server's own checks, before sending
+        answer: asyncio.Future[PeersPage] = asyncio.get_running_loop().create_future()
+        self._pages.append(answer)
+        try:
+            await self._signaling.send(request.to_wire())
+            return await asyncio.wait_for(asyncio.shield(answer), timeout)
+        finally:
+            if answer in self._pages:
+                self._pages.remove(answer)
+
+    async def all_peers(self) -> list[OtherPeer]:
+        """Every peer of the sprint (this one included), page by page."""
+        found: list[OtherPeer] = []
+        after: str | None = None
+        while True:
+            page = await self.request_peers(after)
+            found += page.peers
+            if page.next is None:
+                return found
+            after = page.next
 
     def ghosts(self) -> list[Ghost]:
         """The other peers' drags in flight now (ghosts idle for 5 s are dropped first)."""
@@ -293,10 +341,10 @@ class Peer:
         kind = frame.get("type")
         if kind == "welcome":
             await self._on_welcome(frame)
-        elif kind == "peer_joined":
-            await self._on_joined(frame)
-        elif kind == "peer_left":
-            await self._on_left(frame)
+        elif kind == "presence":
+            await self._on_presence(frame)
+        elif kind == "peers":
+            self._on_page(frame)
         elif kind == "relay":
             self._receive(str(frame.get("from")), frame.get("data"), "relay")
         elif kind == "signal":
@@ -310,6 +358,10 @@ class Peer:
             logger.warning("peer %s: server error %s: %s", self.peer_id, frame.get("code"),
                            frame.get("message"))
             self.errors.append(frame)
+            if self._pages and (frame.get("field") in ("after", "limit")
+                                or "peers request" in str(frame.get("message"))):
+                self._pages.popleft().set_exception(ProtocolError(
+                    ErrorCode(str(frame.get("code"))), str(frame.get("message"))))
         else:
             logger.debug("peer %s: ignoring frame of type %r", self.peer_id, kind)
 
@@ -318,7 +370,9 @@ class Peer:
         self.user, self.sprint = frame.get("user"), frame.get("sprint")
         logger.info("peer %s: welcome to sprint %s (was %s)", self.peer_id, self.sprint, old_id)
         listed = {str(p["peer"]): OtherPeer(str(p["peer"]), p.get("user") or {})
-                  for p in frame.get("peers", []) if isinstance(p, dict) and "peer" in p}
+                  for p in frame.get("peers", [])
+                  if isinstance(p, dict) and "peer" in p and p["peer"] != self.peer_id}
+        self.count = int(frame.get("count") or len(listed) + 1)
         for gone in [p for p in self.peers if p not in listed]:
             self._forget(self.peers.pop(gone))
         for peer_id, info in listed.items():
@@ -341,21 +395,37 @@ class Peer:
         if self._welcome is not None and not self._welcome.done():
             self._welcome.set_result(None)
 
-    async def _on_joined(self, frame: dict[str, Any]) -> None:
-        info = OtherPeer(str(frame["peer"]), frame.get("user") or {})
-        self.peers[info.peer] = info
-        self.presence.emit(Presence("joined", info))
-        if self.mesh is not None:
-            await self.mesh.update(self.peers)  # the newcomer offers
-
-    async def _on_left(self, frame: dict[str, Any]) -> None:
-        info = self.peers.pop(str(frame.get("peer")), None)
-        if info is not None:
-            self._forget(info)
+    async def _on_presence(self, frame: dict[str, Any]) -> None:
+        """Changes to the peers we see (left first, then joined) and the sprint's count."""
+        for peer in frame.get("left", []):
+            info = self.peers.pop(str(peer), None)
+            if info is not None:
+                self._forget(info)
+        joined: set[str] = set()
+        for p in frame.get("joined", []):
+            if isinstance(p, dict) and "peer" in p and p["peer"] != self.peer_id:
+                info = OtherPeer(str(p["peer"]), p.get("user") or {})
+                joined.add(info.peer)
+                if info.peer not in self.peers:
+                    self.peers[info.peer] = info
+                    self.presence.emit(Presence("joined", info))
+        if isinstance(frame.get("count"), int):
+            self.count = frame["count"]
         if self.mesh is not None:
             local = self.mesh.local_id
-            # A freed slot may bring a long-present peer into the mesh: the larger id offers.
-            await self.mesh.update(self.peers, initiate=lambda p: local > p)
+            # Who appears in ``joined`` offers (a newcomer: its welcome listed us). A freed
+            # slot may bring a peer we already saw into the mesh: the larger id offers.
+            await self.mesh.update(self.peers, initiate=lambda p: p not in joined and local > p)
+
+    def _on_page(self, frame: dict[str, Any]) -> None:
+        if not self._pages:
+            return
+        peers = [OtherPeer(str(p["peer"]), p.get("user") or {}) for p in frame.get("peers", [])
+                 if isinstance(p, dict) and "peer" in p]
+        nxt = frame.get("next")
+        count = frame.get("count")
+        self._pages.popleft().set_result(PeersPage(
+            peers, nxt if isinstance(nxt, str) else None, count if isinstance(count, int) else 0))
 
     def _forget(self, info: OtherPeer) -> None:
         self._receiver.forget(info.peer)

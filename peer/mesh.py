@@ -100,6 +100,12 @@ class Mesh:
     def handle_signal(self, from_id: str, data: dict[str, Any]) -> None:
         """A ``signal`` from another peer: route it to its link (created if selected)."""
         remote = self.peers.get(from_id)
+        if remote is None and from_id not in self._present and from_id != self.local_id:
+            # A newcomer's offer can come before the presence frame that tells of it
+            # (presence is told once per tick): a signal proves the sender is in the sprint.
+            present = self._present | {from_id}
+            if from_id in select_mesh(self.local_id, present, self.limit):
+                self._present = present
         if remote is None:
             if self._closed or from_id not in self.selected():
                 logger.debug("peer %s: ignoring signal from %s (not in mesh)", self.local_id,

@@ -21,7 +21,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from signaling.backoff import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
-from signaling.protocol import MAX_MESSAGE_BYTES, Close, encode
+from signaling.protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Close, encode
 
 __all__ = [
     "ConnectFunction",
@@ -36,16 +36,18 @@ logger = logging.getLogger(__name__)
 
 #: Close codes after which reconnecting with the same ticket cannot help.
 AUTH_CLOSES = frozenset({Close.UNAUTHORIZED, Close.FORBIDDEN})
-FATAL_CLOSES = frozenset({Close.MESSAGE_TOO_BIG})
+FATAL_CLOSES = frozenset({Close.MESSAGE_TOO_BIG, Close.PROTOCOL_VERSION})
 
 
 def with_token(url: str, token: str | None) -> str:
-    """``url`` with ``?token=…`` set (replacing any token already there)."""
-    if not token:
-        return url
+    """``url`` with ``?token=…`` set (replacing any token already there) and the protocol
+    version this client speaks (``protocol=2``, docs/protocol.md §2)."""
     parts = urlsplit(url)
-    query = [q for q in parts.query.split("&") if q and not q.startswith("token=")]
-    query.append(urlencode({"token": token}))
+    query = [q for q in parts.query.split("&")
+             if q and not q.startswith("token=") and not q.startswith("protocol=")]
+    if token:
+        query.append(urlencode({"token": token}))
+    query.append(f"protocol={PROTOCOL_VERSION}")
     return urlunsplit(parts._replace(query="&".join(query)))
 
 

@@ -26,7 +26,7 @@ from signaling.history import EventStatus, History
 from signaling.protocol import encode, resync_frame
 
 __all__ = ["RECORDED_KINDS", "Broker", "BrokerError", "BrokerUnavailable", "Deliver",
-           "Envelope", "Member", "reset_envelope"]
+           "Envelope", "Member", "PresencePage", "reset_envelope"]
 
 
 class BrokerError(Exception):
@@ -46,6 +46,22 @@ class Member:
 
     def to_wire(self) -> dict[str, Any]:
         return {"peer": self.peer, "user": self.user.to_wire()}
+
+
+@dataclass(frozen=True, slots=True)
+class PresencePage:
+    """Peers of a sprint in peer-id order (byte-wise), from a cursor: ``Broker.presence_page``.
+
+    ``count`` is every peer of the sprint; ``more`` says whether peers follow the last one.
+    """
+
+    members: list[Member]
+    count: int
+    more: bool
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(m.peer for m in self.members)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +183,12 @@ class Broker(ABC):
     @abstractmethod
     async def peers(self, sprint: int) -> list[Member]:
         """Every peer of the sprint, on every node, in join order."""
+
+    @abstractmethod
+    async def presence_page(self, sprint: int, after: str | None, limit: int) -> PresencePage:
+        """At most ``limit`` peers of ``sprint`` with ids above ``after`` (None: from the
+        first), in peer-id order, and the sprint's count: O(log N + limit), never the whole
+        sprint (welcome, every presence tick and ``peers`` requests read it)."""
 
     async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
         """Those of ``peers`` that are not peers of ``sprint``."""

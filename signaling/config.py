@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from signaling.protocol import MAX_PEERS_PAGE, VISIBLE_PEERS
 from signaling.turn import DEFAULT_TTL, turn_ice_servers
 
 #: Used when neither --secret nor REALTIME_SECRET is given; the server warns loudly.
@@ -95,7 +96,8 @@ class Config:
         """``welcome.limits``: what a client should stay under."""
         rate = self.relay_rate
         return {"relay_per_second": int(rate) if float(rate).is_integer() else rate,
-                "max_message_bytes": self.max_message_size}
+                "max_message_bytes": self.max_message_size,
+                "visible_peers": VISIBLE_PEERS, "peers_page": MAX_PEERS_PAGE}
 
     @property
     def signal_burst(self) -> float:

@@ -9,10 +9,11 @@ suite (tests/signaling/test_broker_contract.py) runs on it and on ``RedisBroker`
 from __future__ import annotations
 
 import time
+from bisect import bisect_right, insort
 from collections.abc import Iterable
 
 from signaling.auth import NonceClaim, ReplayCache
-from signaling.broker import Broker, Deliver, Envelope, Member
+from signaling.broker import Broker, Deliver, Envelope, Member, PresencePage
 from signaling.history import EventStatus, History
 
 __all__ = ["MemoryBroker"]
@@ -28,6 +29,8 @@ class MemoryBroker(Broker):
                  replay_cache_size: int = 100_000) -> None:
         super().__init__(deliver, history)
         self._presence: dict[int, dict[str, Member]] = {}
+        #: Each sprint's peer ids, sorted: the first K and a page after a cursor by bisection.
+        self._order: dict[int, list[str]] = {}
         self.replay = ReplayCache(max_size=replay_cache_size, clock=time.time)
 
     async def subscribe(self, sprint: int) -> None:
@@ -40,14 +43,25 @@ class MemoryBroker(Broker):
         self.deliver(envelope)
 
     async def join(self, sprint: int, peer: Member) -> None:
-        self._presence.setdefault(sprint, {})[peer.peer] = peer
+        members = self._presence.setdefault(sprint, {})
+        if peer.peer not in members:
+            insort(self._order.setdefault(sprint, []), peer.peer)
+        members[peer.peer] = peer
 
     async def leave(self, sprint: int, peer: str) -> None:
         members = self._presence.get(sprint)
-        if members is not None:
-            members.pop(peer, None)
+        if members is not None and members.pop(peer, None) is not None:
+            order = self._order[sprint]
+            del order[bisect_right(order, peer) - 1]
             if not members:
-                del self._presence[sprint]
+                del self._presence[sprint], self._order[sprint]
+
+    async def presence_page(self, sprint: int, after: str | None, limit: int) -> PresencePage:
+        order = self._order.get(sprint, [])
+        start = 0 if after is None else bisect_right(order, after)
+        members = self._presence.get(sprint, {})
+        page = [members[p] for p in order[start:start + limit]]
+        return PresencePage(page, len(order), start + limit < len(order))
 
     async def peers(self, sprint: int) -> list[Member]:
         return list(self._presence.get(sprint, {}).values())

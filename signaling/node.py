@@ -16,7 +16,7 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from signaling.admission import ConnectionSlots
-from signaling.broker import Broker, BrokerError, Deliver, Envelope, Member
+from signaling.broker import Broker, BrokerError, Deliver, Envelope, Member, PresencePage
 from signaling.channel_pairs import ChannelPairs
 from signaling.config import Config
 from signaling.framing import text_frame
@@ -24,7 +24,14 @@ from signaling.history import History
 from signaling.keepalive import Keepalive
 from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
-from signaling.protocol import Close, encode, peer_joined_frame, peer_left_frame
+from signaling.presence import PresenceTicker
+from signaling.protocol import (
+    VISIBLE_PEERS,
+    Close,
+    encode,
+    peer_joined_frame,
+    peer_left_frame,
+)
 from signaling.ratelimit import LogBudget
 
 __all__ = ["Connection", "Node", "create_broker"]
@@ -36,6 +43,9 @@ ERROR_LOG_RATE = 10.0
 ERROR_LOG_BURST = 50.0
 
 _PEER_LEFT = b'{"type":"peer_left",'
+#: Joins (and leaves) talking to the broker at once; more wait their turn here, holding no
+#: Redis connection (a burst of thousands would otherwise exhaust the client's pool).
+JOINS_IN_FLIGHT = 64
 
 
 class Connection(Protocol):
@@ -73,6 +83,8 @@ class Node:
         #: The read-only streams among ``peers`` (``signaling.stream``: SSE, not in presence).
         self.streams: dict[str, Connection] = {}
         self.channels = ChannelPairs()
+        self.presence = PresenceTicker(self)
+        self._joining = asyncio.Semaphore(JOINS_IN_FLIGHT)
         self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
                                      per_user=config.max_connections_per_user)
         self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
@@ -82,25 +94,28 @@ class Node:
         self.keepalive = Keepalive(config.ping_interval) if config.ping_interval > 0 else None
 
     # subscriptions ------------------------------------------------------------------------
-    async def join(self, conn: Connection, info: Member) -> tuple[list[Member], int | None]:
-        """Subscribe ``conn`` to its sprint; the peers already there and the latest seq.
+    async def join(self, conn: Connection, info: Member) -> tuple[PresencePage, int | None]:
+        """Subscribe ``conn`` to its sprint; what its welcome lists (the sprint's first
+        ``VISIBLE_PEERS`` peers, ``conn`` among them if it is one) and the latest seq.
 
-        The connection is registered first (frames for it wait until its welcome is sent),
-        then it is announced to the others.
+        The connection is registered first (frames for it wait until its welcome is sent);
+        the caller sends the welcome and tells ``presence.welcomed``, then ``announce``s.
         """
         sprint = conn.sprint
         first = sprint not in self.subscribers
         self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
         self.peers[conn.peer_id] = conn
         self._count()
-        if first:
-            await self.broker.subscribe(sprint)
-        others = [p for p in await self.broker.peers(sprint) if p.peer != conn.peer_id]
-        await self.broker.join(sprint, info)
-        latest = await self.broker.latest(sprint)
-        return others, latest
+        async with self._joining:
+            if first:
+                await self.broker.subscribe(sprint)
+            await self.broker.join(sprint, info)
+            page = await self.broker.presence_page(sprint, None, VISIBLE_PEERS)
+            latest = await self.broker.latest(sprint)
+        return page, latest
 
     async def announce(self, conn: Connection, info: Member) -> None:
+        """Tell every node (this one too) that ``info`` joined: each one's presence tick."""
         frame = encode(peer_joined_frame(info.peer, info.user.to_wire())).encode()
         await self.broker.publish(Envelope(conn.sprint, frame, "presence", exclude=conn.peer_id))
 
@@ -111,6 +126,7 @@ class Node:
         if members is None or members.pop(conn.peer_id, None) is None:
             return
         self.peers.pop(conn.peer_id, None)
+        self.presence.forget(sprint, conn.peer_id)
         self.channels.forget(conn.peer_id)
         self.metrics.datachannel_pairs.set(len(self.channels))
         last = not members
@@ -118,12 +134,14 @@ class Node:
             del self.subscribers[sprint]
             self.metrics.forget_sprint(sprint)
         self._count()
-        await self.broker.leave(sprint, conn.peer_id)
-        # Also while shutting down: peers on other nodes must hear of it.
-        frame = encode(peer_left_frame(conn.peer_id)).encode()
-        await self.broker.publish(Envelope(sprint, frame, "presence", exclude=conn.peer_id))
-        if last:
-            await self.broker.unsubscribe(sprint)
+        async with self._joining:  # thousands leaving at once: as for joins
+            await self.broker.leave(sprint, conn.peer_id)
+            # Also while shutting down: peers on other nodes must hear of it.
+            frame = encode(peer_left_frame(conn.peer_id)).encode()
+            await self.broker.publish(Envelope(sprint, frame, "presence",
+                                               exclude=conn.peer_id))
+            if last:
+                await self.broker.unsubscribe(sprint)
 
     def report_channels(self, conn: Connection, peers: tuple[str, ...]) -> None:
         """``conn`` has data channels with ``peers`` (other peers of its sprint, checked).
@@ -177,10 +195,14 @@ class Node:
         """Write an envelope to its recipients on this node (the broker's callback).
 
         The frame is encoded once (by the publisher) and framed once here; every
-        recipient's socket gets the same bytes.
+        recipient's socket gets the same bytes. A presence envelope (a peer joined or left,
+        on any node) goes to no client: the sprint's presence tick tells them.
         """
-        if envelope.kind == "presence" and envelope.frame.startswith(_PEER_LEFT):
-            self._forget_channels(envelope.frame)
+        if envelope.kind == "presence":
+            if envelope.frame.startswith(_PEER_LEFT):
+                self._forget_channels(envelope.frame)
+            self.presence.mark(envelope.sprint)
+            return
         if envelope.to is not None:
             found = (self.peers.get(p) for p in envelope.to if p != envelope.exclude)
             targets = [c for c in found if c is not None and c.sprint == envelope.sprint]

@@ -20,14 +20,17 @@ from typing import Any, ClassVar
 __all__ = [
     "DRAG_PHASES",
     "MAX_MESSAGE_BYTES",
+    "MAX_PEERS_PAGE",
     "MAX_RELAY_CHARS",
     "NO_ACTOR",
     "PROTOCOL_VERSION",
     "STATUSES",
+    "VISIBLE_PEERS",
     "Channels",
     "Close",
     "Drag",
     "ErrorCode",
+    "Peers",
     "ProtocolError",
     "Relay",
     "Resume",
@@ -40,13 +43,20 @@ __all__ = [
     "loads",
     "peer_joined_frame",
     "peer_left_frame",
+    "peers_frame",
+    "presence_frame",
     "relay_frame",
     "resync_frame",
     "signal_frame",
     "welcome_frame",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+#: ``welcome.peers`` and the ``presence`` frames cover the sprint's first this many peers in
+#: peer-id order (everyone a data-channel mesh of up to ``VISIBLE_PEERS - 1`` can need).
+VISIBLE_PEERS = 50
+#: A ``peers`` request's page holds at most this many peers (``limit``, its default too).
+MAX_PEERS_PAGE = 100
 #: Frames larger than this close the connection with 1009 (``Close.MESSAGE_TOO_BIG``).
 MAX_MESSAGE_BYTES = 64 * 1024
 #: Task statuses as the REST API spells them; drag ghosts name their target column with one.
@@ -88,6 +98,7 @@ class Close(IntEnum):
     SLOW_CONSUMER = 4009  # client did not read its frames; its outbound buffer overflowed
     PING_TIMEOUT = 4010  # no pong to the server's last websocket ping within the interval
     TOO_MANY_CONNECTIONS = 4029  # this address or user already holds its connections here
+    PROTOCOL_VERSION = 4426  # the client did not ask for ``protocol=2`` (version 1 or none)
 
 
 class ErrorCode(StrEnum):
@@ -258,10 +269,32 @@ class Channels:
         return {"type": self.type, "peers": list(self.peers)}
 
 
-ClientMessage = Relay | Signal | Resume | Channels
-CLIENT_MESSAGES: dict[str, type[Relay] | type[Signal] | type[Resume] | type[Channels]] = {
-    m.type: m for m in (Relay, Signal, Resume, Channels)
-}
+@dataclass(frozen=True, slots=True)
+class Peers:
+    """Ask for a page of the sprint's peers in peer-id order, after ``after`` (None: from
+    the first), at most ``limit`` of them (1 to ``MAX_PEERS_PAGE``)."""
+
+    type: ClassVar[str] = "peers"
+    after: str | None = None
+    limit: int = MAX_PEERS_PAGE
+
+    @classmethod
+    def from_wire(cls, obj: dict[str, Any]) -> Peers:
+        _only(obj, {"type", "after", "limit"})
+        after = obj.get("after")
+        limit = obj.get("limit", MAX_PEERS_PAGE)
+        if (isinstance(limit, bool) or not isinstance(limit, int)
+                or not 1 <= limit <= MAX_PEERS_PAGE):
+            raise _bad("limit", f"must be an integer from 1 to {MAX_PEERS_PAGE}")
+        return cls(after=None if after is None else _peer_id(after, "after"), limit=limit)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"type": self.type, "after": self.after, "limit": self.limit}
+
+
+ClientMessage = Relay | Signal | Resume | Channels | Peers
+CLIENT_MESSAGES: dict[str, type[Relay] | type[Signal] | type[Resume] | type[Channels]
+                      | type[Peers]] = {m.type: m for m in (Relay, Signal, Resume, Channels, Peers)}
 
 
 def _refuse_constant(name: str) -> Any:
@@ -427,13 +460,28 @@ EVENT_MODELS = ("task", "sprint")
 
 
 def welcome_frame(*, peer: str, sprint: int, user: dict[str, Any], peers: list[dict[str, Any]],
-                  ice_servers: list[dict[str, Any]], seq: int | None,
+                  count: int, ice_servers: list[dict[str, Any]], seq: int | None,
                   limits: dict[str, Any]) -> dict[str, Any]:
+    """``peers``: the sprint's first ``VISIBLE_PEERS`` in peer-id order (maybe this one);
+    ``count``: every peer of the sprint, this one included."""
     return {"type": "welcome", "protocol": PROTOCOL_VERSION, "peer": peer, "sprint": sprint,
-            "user": user, "peers": peers, "ice_servers": ice_servers, "seq": seq,
-            "limits": limits}
+            "user": user, "peers": peers, "count": count, "ice_servers": ice_servers,
+            "seq": seq, "limits": limits}
 
 
+def presence_frame(joined: list[dict[str, Any]], left: list[str], count: int) -> dict[str, Any]:
+    """Changes to the peers a client sees (``welcome.peers``), and the sprint's count."""
+    return {"type": "presence", "joined": joined, "left": left, "count": count}
+
+
+def peers_frame(peers: list[dict[str, Any]], next_after: str | None, count: int
+                ) -> dict[str, Any]:
+    """The answer to a ``peers`` request: a page, where the next one starts, the count."""
+    return {"type": "peers", "peers": peers, "next": next_after, "count": count}
+
+
+# Between nodes only (bus envelopes of kind "presence", never sent to a client in version
+# 2): one peer joined or left the sprint, so each node's presence tick looks again.
 def peer_joined_frame(peer: str, user: dict[str, Any]) -> dict[str, Any]:
     return {"type": "peer_joined", "peer": peer, "user": user}
 

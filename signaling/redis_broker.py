@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from signaling.auth import NonceClaim
-from signaling.broker import Broker, Deliver, Envelope, Member
+from signaling.broker import Broker, Deliver, Envelope, Member, PresencePage
 from signaling.history import EventStatus, History
 from signaling.redis_connection import ERRORS, RedisLink, redact
 from signaling.redis_fanout import RedisFanout
@@ -169,6 +169,9 @@ class RedisBroker(Broker):
 
     async def peers(self, sprint: int) -> list[Member]:
         return await self.presence.peers(sprint)
+
+    async def presence_page(self, sprint: int, after: str | None, limit: int) -> PresencePage:
+        return await self.presence.presence_page(sprint, after, limit)
 
     async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
         return await self.presence.missing_peers(sprint, peers)

@@ -118,6 +118,11 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+#: Command connections to one Redis; a cluster client may open four times as many per shard
+#: (it cannot wait for a free one: past it, a command fails).
+COMMAND_CONNECTIONS = 200
+
+
 def _backoff(attempt: int) -> float:
     return backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
@@ -157,11 +162,18 @@ class RedisLink:
         t = self.target
         retry = Retry(NoBackoff(), 1)
         if not t.cluster:
-            return aioredis.Redis.from_url(t.url, socket_timeout=5.0, retry=retry,
-                                           **self._COMMON)
+            # A burst of joins (each one a few commands) needs more connections at once than
+            # redis-py's default pool of 100, which then fails the command: the node would
+            # call Redis lost. A blocking pool makes a command wait for a connection instead
+            # (up to the command timeout).
+            pool = aioredis.BlockingConnectionPool.from_url(
+                t.url, max_connections=COMMAND_CONNECTIONS, timeout=5.0, socket_timeout=5.0,
+                retry=retry, **self._COMMON)
+            return aioredis.Redis(connection_pool=pool)
         return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in t.seeds],
                             username=t.username, password=t.password, ssl=t.tls,
-                            socket_timeout=5.0, retry=retry, **self._COMMON)
+                            socket_timeout=5.0, retry=retry,
+                            max_connections=COMMAND_CONNECTIONS * 4, **self._COMMON)
 
     @property
     def cluster(self) -> bool:

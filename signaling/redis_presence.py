@@ -1,7 +1,9 @@
 """The Redis broker's presence: who is in each sprint on every node, and the heartbeat.
 
 Presence is a hash per sprint (peer id -> ``{"n": node, "g": generation, "u": user, "t":
-joined}``) plus a set per node of the sprints it has peers in. This node's own peers
+joined}``) with a sorted set of its peer ids beside it (the first K and a page after a
+cursor without reading the hash: ``presence_page``), plus a set per node of the sprints it
+has peers in. This node's own peers
 (``local``) are the truth: ``register`` makes Redis match them after every (re)connect and
 announces what changed to the other nodes. Each node refreshes a heartbeat key whose TTL is
 ``presence_ttl`` every third of it; a heartbeat found lapsed gives the node a new generation
@@ -21,12 +23,18 @@ from collections.abc import Iterable
 from typing import Any
 
 from signaling.auth import User
-from signaling.broker import Envelope, Member
+from signaling.broker import Envelope, Member, PresencePage
 from signaling.protocol import encode, peer_joined_frame
 from signaling.redis_connection import ERRORS, RedisLink
 from signaling.redis_fanout import RedisFanout
 from signaling.redis_reaper import Reaper, left_envelope, owner
-from signaling.redis_scripts import BEAT, REGISTER_SPRINT
+from signaling.redis_scripts import (
+    BEAT,
+    JOIN_PEER,
+    LEAVE_PEERS,
+    PRESENCE_PAGE,
+    REGISTER_SPRINT,
+)
 
 __all__ = ["RedisPresence"]
 
@@ -49,6 +57,9 @@ class RedisPresence:
         self.reaper = Reaper(link, fanout, lease=presence_ttl)
         self._beat = link.redis.register_script(BEAT)
         self._register = link.redis.register_script(REGISTER_SPRINT)
+        self._join = link.redis.register_script(JOIN_PEER)
+        self._leave = link.redis.register_script(LEAVE_PEERS)
+        self._page = link.redis.register_script(PRESENCE_PAGE)
 
     def _entry(self, member: Member) -> str:
         return json.dumps({"n": self.link.node_id, "g": self.generation or "",
@@ -67,7 +78,8 @@ class RedisPresence:
             # dies between the two leaves nothing the reaper cannot find.
             if len(members) == 1:
                 await redis.sadd(keys.node_sprints(self.link.node_id), sprint)
-            await redis.hset(keys.presence(sprint), member.peer, self._entry(member))
+            await self._join(keys=[keys.presence(sprint), keys.peer_ids(sprint)],
+                             args=[member.peer, self._entry(member)])
         except ERRORS as exc:
             self.link.down(exc)
 
@@ -82,7 +94,7 @@ class RedisPresence:
             return  # unregistered on reconnect
         redis, keys = self.link.redis, self.link.keys
         try:  # the peer first, then the sprint from the node's set (as join, reversed)
-            await redis.hdel(keys.presence(sprint), peer)
+            await self._leave(keys=[keys.presence(sprint), keys.peer_ids(sprint)], args=[peer])
             if sprint not in self.local:
                 await redis.srem(keys.node_sprints(self.link.node_id), sprint)
         except ERRORS as exc:
@@ -98,13 +110,29 @@ class RedisPresence:
         found: list[tuple[float, str, Member]] = []
         for raw_peer, raw in entries.items():
             peer = raw_peer.decode() if isinstance(raw_peer, bytes) else str(raw_peer)
-            try:
-                entry = json.loads(raw)
-                user = User(id=entry["u"].get("id"), username=str(entry["u"]["username"]))
-            except (ValueError, KeyError, TypeError, AttributeError):
-                continue
-            found.append((float(entry.get("t", 0)), peer, Member(peer, user)))
+            read = _read_entry(peer, raw)
+            if read is not None:
+                found.append((read[0], peer, read[1]))
         return [member for _, _, member in sorted(found, key=lambda f: (f[0], f[1]))]
+
+    async def presence_page(self, sprint: int, after: str | None, limit: int) -> PresencePage:
+        """One script on the sprint's slot; only this node's peers while Redis is down."""
+        keys = self.link.keys
+        found = await self.link.read(lambda: self._page(
+            keys=[keys.peer_ids(sprint), keys.presence(sprint)],
+            args=["-" if after is None else f"({after}", limit]), None)
+        if found is None:
+            ordered = sorted(p for p in self.local.get(sprint, {}) if after is None or p > after)
+            local = self.local.get(sprint, {})
+            return PresencePage([local[p] for p in ordered[:limit]], len(local),
+                                len(ordered) > limit)
+        count, ids, entries = found
+        members = []
+        for raw_peer, raw in zip(ids[:limit], entries, strict=False):
+            read = _read_entry(raw_peer.decode(), raw)
+            if read is not None:
+                members.append(read[1])
+        return PresencePage(members, int(count), len(ids) > limit)
 
     async def missing_peers(self, sprint: int, peers: Iterable[str]) -> list[str]:
         peers = list(peers)
@@ -167,13 +195,14 @@ class RedisPresence:
                 args: list[Any] = [node, len(local)]
                 for peer, member in local.items():
                     args += [peer, self._entry(member)]
-                added, removed = await self._register(keys=[keys.presence(sprint)],
-                                                      args=[*args, *stale])
+                added, removed = await self._register(
+                    keys=[keys.presence(sprint), keys.peer_ids(sprint)], args=[*args, *stale])
                 # Peers that left while the script ran (a heartbeat's register runs with
                 # the link up): written back by it, so removed again and not announced.
                 now = self.local.get(sprint, {})
                 if gone := [p for p in local if p not in now]:
-                    await redis.hdel(keys.presence(sprint), *gone)
+                    await self._leave(keys=[keys.presence(sprint), keys.peer_ids(sprint)],
+                                      args=gone)
                 announce += [left_envelope(sprint, p.decode()) for p in removed]
                 announce += [_joined_envelope(sprint, local[p.decode()]) for p in added
                              if p.decode() in now]
@@ -216,6 +245,18 @@ class RedisPresence:
                             await self.reaper.reap(other)
             except ERRORS as exc:
                 self.link.down(exc)
+
+
+def _read_entry(peer: str, raw: bytes | None) -> tuple[float, Member] | None:
+    """When a presence entry's peer joined, and the member; None if it is unreadable."""
+    if raw is None:
+        return None
+    try:
+        entry = json.loads(raw)
+        user = User(id=entry["u"].get("id"), username=str(entry["u"]["username"]))
+        return float(entry.get("t", 0)), Member(peer, user)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _joined_envelope(sprint: int, member: Member) -> Envelope:

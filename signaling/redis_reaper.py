@@ -118,8 +118,8 @@ class Reaper:
         args: list[Any] = [claim.node, claim.generation]
         for peer, envelope in left.items():
             args += [peer, envelope.pack(self.link.node_id)]
-        removed = await self._sweep(keys=[keys.presence(sprint), keys.sprint_channel(sprint)],
-                                    args=args)
+        removed = await self._sweep(keys=[keys.presence(sprint), keys.sprint_channel(sprint),
+                                          keys.peer_ids(sprint)], args=args)
         for peer in removed:  # the other nodes had it from the script; this node's own now
             self.fanout.deliver_local(left[peer.decode()])
         return len(removed)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["BEAT", "CLAIM_NONCE", "CLAIM_REAP", "MARK_NONCES_START", "READ_SINCE",
-           "REAP_SPRINT", "REAP_STEP", "RECORD_EVENT", "REGISTER_SPRINT", "Keys"]
+__all__ = ["BEAT", "CLAIM_NONCE", "CLAIM_REAP", "JOIN_PEER", "LEAVE_PEERS", "MARK_NONCES_START",
+           "PRESENCE_PAGE", "READ_SINCE", "REAP_SPRINT", "REAP_STEP", "RECORD_EVENT",
+           "REGISTER_SPRINT", "Keys"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,11 @@ class Keys:
     def presence(self, sprint: int) -> str:
         """Hash peer id -> ``{"n": node, "g": generation, "u": user, "t": joined}``."""
         return self._sprint(sprint, "presence")
+
+    def peer_ids(self, sprint: int) -> str:
+        """Sorted set of the sprint's peer ids, every score 0 (so in byte-wise order): the
+        first K and a page after a cursor in O(log N + K). Written with ``presence``."""
+        return self._sprint(sprint, "peers")
 
     def events(self, sprint: int) -> str:
         """List of ``"<seq> <ms> <frame>"``, contiguous by seq, capped by count and age."""
@@ -183,9 +189,36 @@ redis.call('SET', KEYS[2], ARGV[2])
 return ARGV[2]
 """
 
-#: KEYS: a sprint's presence hash. ARGV: node, n, then n pairs peer, entry (this node's
-#: peers, written again), then peers to remove if they are still this node's. Returns {peers added,
-#: peers removed}: decided with the writes, so only real changes are announced.
+#: KEYS: a sprint's presence hash, its peer ids (one slot). ARGV: peer, entry. A join.
+JOIN_PEER = """
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], 0, ARGV[1])
+return 1
+"""
+
+#: KEYS: a sprint's presence hash, its peer ids (one slot). ARGV: peers. Leaves.
+LEAVE_PEERS = """
+for i = 1, #ARGV do
+  redis.call('HDEL', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[2], ARGV[i])
+end
+return #ARGV
+"""
+
+#: KEYS: a sprint's peer ids, its presence hash (one slot). ARGV: the lowest id as a
+#: ZRANGEBYLEX bound ('-' for the first, '(<id>' for after one), the page size. Returns
+#: {count, up to size + 1 ids in order, their entries}: one consistent read.
+PRESENCE_PAGE = """
+local ids = redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, tonumber(ARGV[2]) + 1)
+local entries = {}
+if #ids > 0 then entries = redis.call('HMGET', KEYS[2], unpack(ids)) end
+return {redis.call('ZCARD', KEYS[1]), ids, entries}
+"""
+
+#: KEYS: a sprint's presence hash, its peer ids (one slot). ARGV: node, n, then n pairs
+#: peer, entry (this node's peers, written again), then peers to remove if they are still
+#: this node's. Returns {peers added, peers removed}: decided with the writes, so only real
+#: changes are announced.
 REGISTER_SPRINT = """
 local node, n = ARGV[1], tonumber(ARGV[2])
 local added, removed = {}, {}
@@ -193,11 +226,13 @@ for i = 3, 2 + 2 * n, 2 do
   if redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
     table.insert(added, ARGV[i])
   end
+  redis.call('ZADD', KEYS[2], 0, ARGV[i])
 end
 for i = 3 + 2 * n, #ARGV do
   local ok, entry = pcall(cjson.decode, redis.call('HGET', KEYS[1], ARGV[i]) or '')
   if ok and type(entry) == 'table' and entry['n'] == node then
     redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('ZREM', KEYS[2], ARGV[i])
     table.insert(removed, ARGV[i])
   end
 end
@@ -215,7 +250,7 @@ if not redis.call('SET', KEYS[4], ARGV[1], 'NX', 'PX', ARGV[2]) then return fals
 return {redis.call('GET', KEYS[3]) or '', redis.call('SMEMBERS', KEYS[2])}
 """
 
-#: 2. KEYS: a sprint's presence hash and channel (its slot). ARGV: the dead node, its dead
+#: 2. KEYS: a sprint's presence hash, channel and peer ids (its slot). ARGV: the dead node, its dead
 #: generation, then pairs peer, bus bytes of its ``peer_left``. Removes each peer still
 #: listed for that node and generation and publishes its ``peer_left`` in the same step:
 #: whoever removes a peer announces it, so it is announced once, whatever fails around.
@@ -225,6 +260,7 @@ for i = 3, #ARGV, 2 do
   local ok, entry = pcall(cjson.decode, redis.call('HGET', KEYS[1], ARGV[i]) or '')
   if ok and type(entry) == 'table' and entry['n'] == node and (entry['g'] or '') == gen then
     redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('ZREM', KEYS[3], ARGV[i])
     redis.call('SPUBLISH', KEYS[2], ARGV[i + 1])
     table.insert(out, ARGV[i])
   end

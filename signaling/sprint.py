@@ -3,7 +3,11 @@
 It checks the handshake (``signaling.handshake``, ``signaling.admission``), joins the
 sprint through the node, then turns each client frame into a call: a relay (through the
 connection's ``RelayPolicy``), a signal to one peer, a resume from the history, a channels
-report. What it writes goes out through ``OutboundSocket`` (``signaling.outbound``).
+report, a ``peers`` page. What it writes goes out through ``OutboundSocket``
+(``signaling.outbound``).
+
+Over 300 lines because it is the one place a client frame turns into a call: splitting it
+would scatter the handshake-to-close story of one connection.
 """
 
 from __future__ import annotations
@@ -25,17 +29,20 @@ from signaling.protocol import (
     ClientMessage,
     Close,
     ErrorCode,
+    Peers,
     ProtocolError,
     Relay,
     Resume,
     Signal,
     decode,
     encode,
+    peers_frame,
     relay_frame,
     resync_frame,
     signal_frame,
     welcome_frame,
 )
+from signaling.ratelimit import TokenBucket
 from signaling.relay_policy import RelayPolicy
 
 __all__ = ["SprintHandler"]
@@ -44,12 +51,16 @@ log = logging.getLogger(__name__)
 
 _KNOWN_CLOSES = {str(int(c)) for c in Close}
 
+#: ``peers`` requests per second per connection (and the burst): a list of 5,000 peers is
+#: 50 pages, read in about five seconds.
+PEERS_RATE = 10.0
+
 
 class SprintHandler(OutboundSocket):
     """``/<sprint>/?token=…``: a peer of a sprint (docs/protocol.md §2 to §5)."""
 
     # Slots, as in OutboundSocket: about 1.2 KiB less per connection than the instance dict.
-    __slots__ = ("_joined", "_policy", "peer_id", "sprint", "user")
+    __slots__ = ("_joined", "_peers_rate", "_policy", "peer_id", "sprint", "user")
 
     def initialize(self, node: Node) -> None:
         super().initialize(node)
@@ -59,6 +70,8 @@ class SprintHandler(OutboundSocket):
         self._joined: asyncio.Future[None] | None = None
         #: Made with the client's first frame (``RelayPolicy``): idle connections carry none.
         self._policy: RelayPolicy | None = None
+        #: Made with the first ``peers`` request.
+        self._peers_rate: TokenBucket | None = None
 
     @property
     def _ctx(self) -> dict[str, Any]:
@@ -76,6 +89,11 @@ class SprintHandler(OutboundSocket):
         return origin_allowed(origin, self.node.config)
 
     async def open(self, sprint: str) -> None:  # type: ignore[override]
+        version = self.get_query_argument("protocol", None)
+        if version != "2" and not (version is None and self.node.config.debug):
+            self.log_line(logging.INFO, "refused: protocol %.10r", version)
+            self.close(Close.PROTOCOL_VERSION, "protocol version 2 required")
+            return
         try:
             self.sprint = sprint_id(sprint)
             self.user = ticket_user(self.get_query_argument("token", None), self.sprint,
@@ -123,12 +141,13 @@ class SprintHandler(OutboundSocket):
     async def _join(self) -> None:
         node = self.node
         member = Member(self.peer_id, self.user)
-        others, latest = await node.join(self, member)
+        page, latest = await node.join(self, member)
         welcome = welcome_frame(
             peer=self.peer_id, sprint=self.sprint, user=self.user.to_wire(),
-            peers=[p.to_wire() for p in others], seq=latest, limits=node.config.limits,
-            ice_servers=node.config.ice_servers_for(self.user.id))
+            peers=[p.to_wire() for p in page.members], count=page.count, seq=latest,
+            limits=node.config.limits, ice_servers=node.config.ice_servers_for(self.user.id))
         self.send_first(encode(welcome).encode())
+        node.presence.welcomed(self.sprint, self.peer_id, page)
         await node.announce(self, member)
 
     # inbound ------------------------------------------------------------------------------
@@ -186,6 +205,8 @@ class SprintHandler(OutboundSocket):
                 await self._on_resume(msg)
             case Channels():
                 await self._on_channels(msg)
+            case Peers():
+                await self._on_peers(msg)
 
     def _relay(self, msg: Relay) -> None:
         error = cast(RelayPolicy, self._policy).relay(msg)  # the policy: made by on_message
@@ -230,6 +251,20 @@ class SprintHandler(OutboundSocket):
         others = [p for p in msg.peers if p != self.peer_id]
         missing = set(await self.node.broker.missing_peers(self.sprint, others))
         self.node.report_channels(self, tuple(p for p in others if p not in missing))
+
+    async def _on_peers(self, msg: Peers) -> None:
+        """A page of the sprint's peers in peer-id order (the whole list, page by page)."""
+        rate = self._peers_rate
+        if rate is None:
+            rate = self._peers_rate = TokenBucket(PEERS_RATE, PEERS_RATE)
+        if not rate.take():
+            self._error(ProtocolError(ErrorCode.RATE_LIMITED,
+                                      f"at most {PEERS_RATE:g} peers requests per second"))
+            return
+        page = await self.node.broker.presence_page(self.sprint, msg.after, msg.limit)
+        next_after = page.members[-1].peer if page.more and page.members else None
+        self.send(encode(peers_frame([m.to_wire() for m in page.members], next_after,
+                                     page.count)).encode())
 
     async def _on_resume(self, msg: Resume) -> None:
         broker = self.node.broker

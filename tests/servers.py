@@ -100,7 +100,7 @@ class RealtimeServer:
 
     def ws_url(self, sprint: int | str, token: str | None = None) -> str:
         url = f"ws://127.0.0.1:{self.port}/{sprint}/"
-        return f"{url}?token={token}" if token else url
+        return f"{url}?token={token}&protocol=2" if token else f"{url}?protocol=2"
 
     def start(self, timeout: float = 15) -> RealtimeServer:
         """Start ``args`` (tests may change them first) and wait until ``/healthz`` answers 200."""

@@ -4,6 +4,7 @@
  * peer with two pre-negotiated data channels, perfect negotiation over `signal`
  * frames, and per-peer fallback to `relay` whenever no channel is open. The
  * RTCPeerConnection constructor is injectable; without one every peer is relayed.
+ * Over 400 lines because the mesh and its one-peer link share a lifecycle best read together.
  */
 import { Emitter } from "./emitter.js";
 import { MAX_RECIPIENTS } from "./protocol.js";
@@ -250,8 +251,10 @@ export class Mesh extends Emitter {
     this.self = null;
     /** @type {object[]} */
     this.iceServers = [];
-    /** Every remote peer we know of (linked or not), in join order. @type {Set<string>} */
+    /** Every remote peer we see (linked or not): of the sprint's first 50 by id. @type {Set<string>} */
     this.peers = new Set();
+    /** The sprint has peers we do not see (past the first 50): drags go to everyone. */
+    this.unseen = false;
     /**
      * Who makes the first offer to peers that just became known: true for those the
      * welcome listed (we joined later), false for a peer_joined (it did). Used by the
@@ -270,15 +273,44 @@ export class Mesh extends Emitter {
    * A welcome arrived: we are `self`, these peers were here first (we offer to them).
    * @param {string} self @param {object[]} iceServers @param {string[]} peers
    */
-  start(self, iceServers, peers) {
+  start(self, iceServers, peers, count = peers.length + 1) {
     this.reset();
     this.self = self;
     this.iceServers = iceServers;
     for (const p of peers) {
+      if (p === self) continue;
       this.peers.add(p);
       this.initiator.set(p, true);
     }
+    this.setCount(count);
     this._rebalance();
+  }
+
+  /**
+   * A `presence` frame: who left and who joined what we see (protocol v2), in one rebalance.
+   * A peer in `joined` makes the first offer (a newcomer: its welcome listed us; or one that
+   * a freed slot brought in, which then has the larger id).
+   * @param {string[]} joined @param {string[]} left @param {number} count
+   */
+  presence(joined, left, count) {
+    if (!this.self) return;
+    for (const peer of left) {
+      this.peers.delete(peer);
+      this.initiator.delete(peer);
+      this._dropLink(peer);
+    }
+    for (const peer of joined) {
+      if (peer === this.self || this.peers.has(peer)) continue;
+      this.peers.add(peer);
+      this.initiator.set(peer, false);
+    }
+    this.setCount(count);
+    this._rebalance();
+  }
+
+  /** @param {number} count every peer of the sprint, us included */
+  setCount(count) {
+    this.unseen = count > this.peers.size + 1;
   }
 
   /** @param {string} peer */
@@ -308,6 +340,14 @@ export class Mesh extends Emitter {
 
   /** @param {string} from @param {Record<string, any>} data */
   handleSignal(from, data) {
+    // A newcomer's offer can come before the presence frame that tells us of it (presence
+    // is told once per tick): a signal proves the sender is in the sprint, so it counts.
+    if (!this.links.has(from) && this.self && this.RTC && from !== this.self && !this.peers.has(from)
+        && meshPeers(this.self, [...this.peers, from], this.limit).has(from)) {
+      this.peers.add(from);
+      this.initiator.set(from, false);
+      this._rebalance();
+    }
     const link = this.links.get(from);
     // Offers from peers outside our mesh (or when we cannot do WebRTC) go unanswered:
     // the sender's negotiation times out and it relays to us.
@@ -327,7 +367,7 @@ export class Mesh extends Emitter {
       if (!link || !link.send(drag)) relayTo.push(peer);
     }
     if (!relayTo.length) return;
-    if (relayTo.length === this.peers.size) {
+    if (relayTo.length === this.peers.size || this.unseen) {
       this.options.sendRelay(undefined, drag); // everyone: let the server fan it out
       return;
     }

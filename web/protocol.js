@@ -5,7 +5,11 @@
  * tested against the same examples, docs/protocol/examples.json. No I/O.
  */
 
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
+/** `welcome.peers` and `presence` cover the sprint's first this many peers by id. */
+export const VISIBLE_PEERS = 50;
+/** A `peers` request's page holds at most this many peers. */
+export const MAX_PEERS_PAGE = 100;
 /** Frames larger than this close the connection with 1009. */
 export const MAX_MESSAGE_BYTES = 64 * 1024;
 /** Task statuses as the REST API spells them; drag updates name their target with one. */
@@ -30,6 +34,7 @@ export const Close = Object.freeze({
   SLOW_CONSUMER: 4009, // we did not read fast enough: reconnect and resume
   PING_TIMEOUT: 4010, // no pong to the server's ping in time: reconnect and resume
   TOO_MANY_CONNECTIONS: 4029, // this address or user holds the node's limit: back off
+  PROTOCOL_VERSION: 4426, // we did not say protocol=2: this page is out of date, reload it
 });
 
 /** `code` of an `error` frame; the connection stays open after each. */
@@ -62,9 +67,11 @@ export class ProtocolError extends Error {
  * @typedef {{id: number | string | null, username: string}} PeerUser
  * @typedef {{peer: string, user: PeerUser}} Member
  * @typedef {{type: "welcome", protocol: number, peer: string, sprint: number, user: PeerUser,
- *   peers: Member[], ice_servers: object[], seq: number | null, limits?: Record<string, number>}} WelcomeFrame
- * @typedef {{type: "peer_joined", peer: string, user: PeerUser}} PeerJoinedFrame
- * @typedef {{type: "peer_left", peer: string}} PeerLeftFrame
+ *   peers: Member[], count: number, ice_servers: object[], seq: number | null,
+ *   limits?: Record<string, number>}} WelcomeFrame
+ *   `peers`: the sprint's first VISIBLE_PEERS by id (maybe us); `count`: all of it, us included
+ * @typedef {{type: "presence", joined: Member[], left: string[], count: number}} PresenceFrame
+ * @typedef {{type: "peers", peers: Member[], next: string | null, count: number}} PeersFrame
  * @typedef {{type: "relay", from: string, data: Record<string, any>}} RelayFrame
  * @typedef {{type: "signal", from: string, data: Record<string, any>}} SignalFrame
  * @typedef {"created"|"updated"|"deleted"|"added"|"removed"} EventAction
@@ -74,7 +81,7 @@ export class ProtocolError extends Error {
  *   read from the REST event log only)
  * @typedef {{type: "resync", latest: number | null}} ResyncFrame
  * @typedef {{type: "error", code: string, message: string, field?: string}} ErrorFrame
- * @typedef {WelcomeFrame|PeerJoinedFrame|PeerLeftFrame|RelayFrame|SignalFrame|EventFrame|ResyncFrame|ErrorFrame} ServerFrame
+ * @typedef {WelcomeFrame|PresenceFrame|PeersFrame|RelayFrame|SignalFrame|EventFrame|ResyncFrame|ErrorFrame} ServerFrame
  *
  * @typedef {{type: "drag", seq: number, task: number, phase: "start"|"move"|"end",
  *   status?: string, index?: number, x?: number, y?: number}} Drag
@@ -167,6 +174,27 @@ export function resumeFrame(since) {
   return { type: "resume", since: int(since, "since") };
 }
 
+/**
+ * Ask for a page of the sprint's peers in peer-id order, after `after` (null: the first).
+ * @param {string | null} [after] @param {number} [limit]
+ */
+export function peersFrame(after = null, limit = MAX_PEERS_PAGE) {
+  if (after !== null) peerId(after, "after");
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_PEERS_PAGE) {
+    throw bad("limit", `must be an integer from 1 to ${MAX_PEERS_PAGE}`);
+  }
+  return { type: "peers", after, limit };
+}
+
+/**
+ * The URL of a sprint's websocket with the ticket and the protocol version we speak.
+ * @param {string} url the ticket's `url` @param {string} token
+ */
+export function socketUrl(url, token) {
+  const sep = url.includes("?") ? "&" : "?";
+  return `${url}${sep}token=${encodeURIComponent(token)}&protocol=${PROTOCOL_VERSION}`;
+}
+
 /** @param {string[]} peers */
 export function channelsFrame(peers) {
   if (!Array.isArray(peers) || peers.length > MAX_RECIPIENTS) {
@@ -189,6 +217,16 @@ function user(v, name) {
   return /** @type {PeerUser} */ (u);
 }
 
+/** @param {unknown} list @param {string} name @param {number} max */
+function members(list, name, max) {
+  if (!Array.isArray(list) || list.length > max) throw bad(name, `must be a list of at most ${max} peers`);
+  list.forEach((/** @type {any} */ p, /** @type {number} */ i) => {
+    object(p, `${name}[${i}]`);
+    peerId(p.peer, `${name}[${i}].peer`);
+    user(p.user, `${name}[${i}].user`);
+  });
+}
+
 /** Checks per server frame type. Extra fields are tolerated (a newer server may add some). */
 /** @type {Record<string, (f: Record<string, any>) => void>} */
 const SERVER_CHECKS = {
@@ -197,21 +235,23 @@ const SERVER_CHECKS = {
     peerId(f.peer, "peer");
     int(f.sprint, "sprint", 1);
     user(f.user, "user");
-    if (!Array.isArray(f.peers)) throw bad("peers", "must be a list");
-    f.peers.forEach((/** @type {any} */ p, /** @type {number} */ i) => {
-      object(p, `peers[${i}]`);
-      peerId(p.peer, `peers[${i}].peer`);
-      user(p.user, `peers[${i}].user`);
-    });
+    members(f.peers, "peers", VISIBLE_PEERS);
+    int(f.count, "count", 1);
     if (!Array.isArray(f.ice_servers)) throw bad("ice_servers", "must be a list");
     intOrNull(f.seq, "seq");
   },
-  peer_joined(f) {
-    peerId(f.peer, "peer");
-    user(f.user, "user");
+  presence(f) {
+    members(f.joined, "joined", VISIBLE_PEERS);
+    if (!Array.isArray(f.left) || f.left.length > VISIBLE_PEERS) {
+      throw bad("left", `must be a list of at most ${VISIBLE_PEERS} peer ids`);
+    }
+    f.left.forEach((/** @type {unknown} */ p) => peerId(p, "left"));
+    int(f.count, "count");
   },
-  peer_left(f) {
-    peerId(f.peer, "peer");
+  peers(f) {
+    members(f.peers, "peers", MAX_PEERS_PAGE);
+    if (f.next !== null) peerId(f.next, "next");
+    int(f.count, "count");
   },
   relay(f) {
     peerId(f.from, "from");

@@ -7,7 +7,7 @@
  */
 import { backoffDelay } from "./backoff.js";
 import { Emitter } from "./emitter.js";
-import { Close, decodeServerFrame, encode } from "./protocol.js";
+import { Close, decodeServerFrame, encode, socketUrl } from "./protocol.js";
 
 /** Socket states shown to the user. */
 export const State = Object.freeze({
@@ -193,10 +193,9 @@ export class RealtimeSocket extends Emitter {
       return;
     }
     if (generation !== this._generation || !this.shouldConnect) return;
-    const sep = ticket.url.includes("?") ? "&" : "?";
     let ws;
     try {
-      ws = new this.WebSocket(`${ticket.url}${sep}token=${encodeURIComponent(ticket.token)}`);
+      ws = new this.WebSocket(socketUrl(ticket.url, ticket.token));
     } catch {
       this._scheduleRetry();
       return;
@@ -255,6 +254,12 @@ export class RealtimeSocket extends Emitter {
     if (this._connectTimer !== null) this._clearTimeout(this._connectTimer);
     this._connectTimer = null;
     this.emit("close", { code, reason });
+    if (code === Close.PROTOCOL_VERSION) {
+      // The server speaks a newer protocol than this page: retrying cannot help.
+      this.shouldConnect = false;
+      this._setState(State.OFFLINE);
+      return;
+    }
     if (!this.shouldConnect) return;
     // n resets only after a connection has stayed up a while (a server that
     // accepts and immediately drops us must still be backed off from).

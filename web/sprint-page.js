@@ -12,12 +12,13 @@ import { ApiError } from "./api.js";
 import { BoardView } from "./board.js";
 import { afterFor, columnsOf, isoDate, moveBody, placeTask } from "./board-model.js";
 import { openTaskDialog } from "./dialogs.js";
-import { avatar, h } from "./dom.js";
+import { h } from "./dom.js";
 import { conflictMessage } from "./edits.js";
 import { DragReceiver, DragSequence } from "./drag.js";
 import { EventStream, applyEvent } from "./events.js";
 import { Mesh } from "./mesh.js";
-import { channelsFrame, relayFrame, resumeFrame, signalFrame } from "./protocol.js";
+import { PresenceChip } from "./presence-chip.js";
+import { channelsFrame, peersFrame, relayFrame, resumeFrame, signalFrame } from "./protocol.js";
 import { RealtimeSocket } from "./socket.js";
 
 /** @typedef {import("./api.js").Api} Api */
@@ -30,7 +31,6 @@ const NOTICE_MS = 8000;
 /** Events the activity feed shows from the log when the board loads. */
 const FEED_HISTORY = 50;
 
-const LINK_LABELS = { p2p: "peer-to-peer", relay: "relayed", connecting: "connecting…" };
 const STATE_LABELS = { live: "Live", connecting: "Connecting…", reconnecting: "Reconnecting…", offline: "Offline" };
 
 export class SprintPage {
@@ -52,8 +52,10 @@ export class SprintPage {
     this.state = { tasks: new Map(), backlog: new Map(), sprint: null };
     /** @type {{username: string, full_name?: string}[]} */
     this.users = [];
-    /** Other peers of the sprint, by peer id. @type {Map<string, PeerUser>} */
+    /** Other peers of the sprint we see (its first 50 by id), by peer id. @type {Map<string, PeerUser>} */
     this.presence = new Map();
+    /** Every peer of the sprint, us included (0 while disconnected). */
+    this.count = 0;
     /** Drops the server has not answered yet, by task id. @type {Map<number, Placement>} */
     this.pending = new Map();
     this.dropTickets = 0;
@@ -84,7 +86,11 @@ export class SprintPage {
     /** @type {BoardView | null} */
     this.board = null;
     this.title = h("div", { class: "sprint-head__title" });
-    this.presenceEl = h("ul", { class: "presence", "data-testid": "presence-list", "aria-label": "Also here" });
+    this.chip = new PresenceChip({
+      requestPage: (after) => this.socket.send(peersFrame(after)),
+      linkKind: (peer) => this.mesh.linkKind(peer),
+      self: () => this.selfPeer,
+    });
     this.connectionEl = h("span", { class: "connection", "data-testid": "connection", "data-state": "offline", role: "status" });
     this.main = h("div", { class: "board-wrap", "aria-busy": "true" }, h("p", { class: "loading" }, "Loading board…"));
     this.notice = h("div", { class: "notice", "data-testid": "notice", role: "status", hidden: true });
@@ -191,8 +197,9 @@ export class SprintPage {
     s.on("state", () => this.renderConnection());
     s.on("welcome", (w) => {
       this.selfPeer = w.peer;
-      this.presence = new Map(w.peers.map((p) => [p.peer, p.user]));
-      this.mesh.start(w.peer, /** @type {any[]} */ (w.ice_servers), w.peers.map((p) => p.peer));
+      this.presence = new Map(w.peers.filter((p) => p.peer !== w.peer).map((p) => [p.peer, p.user]));
+      this.count = w.count;
+      this.mesh.start(w.peer, /** @type {any[]} */ (w.ice_servers), [...this.presence.keys()], w.count);
       this.stream.onWelcome(w.seq);
       this.renderPresence();
     });
@@ -200,6 +207,8 @@ export class SprintPage {
       // Peer ids belong to the connection: everything about the others starts over.
       this.mesh.reset();
       this.presence.clear();
+      this.count = 0;
+      this.chip.fail("disconnected");
       for (const peer of [...this.receiver.dedupe.highest.keys()]) this.receiver.peerLeft(peer);
       this.selfPeer = null;
       this.renderPresence();
@@ -212,16 +221,22 @@ export class SprintPage {
     s.on("protocolError", (err) => console.debug("watercooler: ignored frame", err));
     s.on("frame", (f) => {
       switch (f.type) {
-        case "peer_joined":
-          this.presence.set(f.peer, f.user);
-          this.mesh.peerJoined(f.peer);
+        case "presence": {
+          let ghosts = false;
+          for (const peer of f.left) {
+            this.presence.delete(peer);
+            if (this.receiver.peerLeft(peer)) ghosts = true;
+          }
+          const joined = f.joined.filter((p) => p.peer !== this.selfPeer);
+          for (const p of joined) this.presence.set(p.peer, p.user);
+          this.count = f.count;
+          this.mesh.presence(joined.map((p) => p.peer), f.left, f.count);
+          if (ghosts) this.renderGhosts();
           this.renderPresence();
           break;
-        case "peer_left":
-          this.presence.delete(f.peer);
-          this.mesh.peerLeft(f.peer);
-          if (this.receiver.peerLeft(f.peer)) this.renderGhosts();
-          this.renderPresence();
+        }
+        case "peers":
+          this.chip.onPage(f);
           break;
         case "relay":
           if (f.data?.type === "drag" && this.receiver.receive(f.from, f.data, Date.now())) this.renderGhosts();
@@ -237,6 +252,7 @@ export class SprintPage {
           break;
         case "error":
           console.debug(`watercooler: server error ${f.code}: ${f.message}`);
+          if (f.field === "after" || f.field === "limit" || f.message.includes("peers request")) this.chip.fail(f.message);
           break;
       }
     });
@@ -252,7 +268,7 @@ export class SprintPage {
     const head = h("div", { class: "sprint-head" },
       h("a", { class: "back-link", href: "#/sprints", "aria-label": "All sprints" }, "← Sprints"),
       this.title,
-      h("div", { class: "sprint-head__side" }, this.presenceEl, this.connectionEl, this.activity.toggle,
+      h("div", { class: "sprint-head__side" }, this.chip.el, this.connectionEl, this.activity.toggle,
         h("a", { class: "button button--ghost", href: `#/sprints/${this.sprintId}/wall`, "data-testid": "wall-link", title: "A large read-only board for a team screen" }, "Wallboard"),
         h("button", { class: "button button--primary", type: "button", "data-testid": "new-task", onclick: () => this.openTask(null) }, "+ New task")));
     this.root.replaceChildren(head, h("div", { class: "board-area" }, this.main, this.activity.el), this.notice, this.activity.backdrop);
@@ -300,14 +316,7 @@ export class SprintPage {
   }
 
   renderPresence() {
-    const entries = [...this.presence].map(([peer, user]) => {
-      const link = this.mesh.linkKind(peer);
-      return h("li", { class: "presence__entry", "data-testid": "presence", "data-peer-id": peer, "data-username": user.username },
-        avatar(user.username, `${user.username} (${LINK_LABELS[link]})`),
-        h("span", { class: "presence__name" }, user.username),
-        h("span", { class: `peer-link peer-link--${link}`, "data-testid": "peer-link", "data-peer-id": peer, "data-link": link, title: LINK_LABELS[link] }, LINK_LABELS[link]));
-    });
-    this.presenceEl.replaceChildren(...(entries.length ? entries : [h("li", { class: "presence__alone" }, "Only you here")]));
+    this.chip.render(this.presence, this.count);
   }
 
   // --- actions --------------------------------------------------------------------------

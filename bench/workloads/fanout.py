@@ -310,9 +310,10 @@ def _losses_and_joins(rows: list[dict[str, Any]]) -> list[str]:
                 "for them within 3 s of the last delivery).", ""]
     joins = [r for r in rows if r["subject"] == "watercooler" and r.get("join")]
     if joins:
-        out += ["Joining: connecting S subscribers to one sprint costs Watercooler O(S²) frames "
-                "(each join is announced to everyone already there, and each welcome lists "
-                "everyone already there). Server CPU to connect S subscribers: " + ", ".join(
+        out += ["Joining: connecting S subscribers to one sprint (protocol version 2: each "
+                "welcome lists at most 50 peers, joins reach the others coalesced per tick "
+                "and only when they change what each one sees). Server CPU to connect S "
+                "subscribers: " + ", ".join(
                     f"S = {fmt(r['subscribers'])}: {fmt(r['join']['server_cpu_s'], 2)} s"
                     for r in joins) + ". The naive loop and the Channels app have no presence.",
                 ""]

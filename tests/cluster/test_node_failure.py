@@ -59,17 +59,26 @@ async def test_killed_nodes_clients_resume_elsewhere_and_others_see_them_leave_a
                 timeout=15, what="y resumed on node 3 with every event once")
     assert y.signaling.connects == 2
     for client in (x, z):
-        frames = await frames_until(client, lambda got: {"peer_left", "peer_joined"} <= {
-            f["type"] for f in got if f.get("peer") in (old, y.peer_id)})
+        frames = await frames_until(client, lambda got: {("left", old), ("joined", y.peer_id)}
+                                    <= set(_presence(got)))
         assert loop.time() - killed < PRESENCE_TTL * 2 + 3  # reaped within the TTL (+ slack)
         frames += await frames_until_quiet(client, quiet=0.5)
-        presence = [(f["type"], f.get("peer")) for f in frames if f["type"] != "event"]
         # exactly once cluster-wide, whichever survivor reaped node 2
-        assert sorted(presence) == [("peer_joined", y.peer_id), ("peer_left", old)], dumps(
+        assert sorted(_presence(frames)) == [("joined", y.peer_id), ("left", old)], dumps(
             frames)
         assert [f["seq"] for f in frames if f["type"] == "event"] == [4, 5, 6]
-    peers_seen = [p["peer"] for p in (await clients(node1, sprint)).welcome["peers"]]
-    assert sorted(peers_seen) == sorted([x.peer, z.peer, y.peer_id])
+    newcomer = await clients(node1, sprint)
+    peers_seen = [p["peer"] for p in newcomer.welcome["peers"]]
+    assert peers_seen == sorted([x.peer, z.peer, str(y.peer_id), newcomer.peer])
+
+
+def _presence(frames: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """What the ``presence`` frames among ``frames`` said: ("joined" | "left", peer)."""
+    said: list[tuple[str, str]] = []
+    for f in frames:
+        if f["type"] == "presence":
+            said += [("left", p) for p in f["left"]] + [("joined", p["peer"]) for p in f["joined"]]
+    return said
 
 
 async def post_and_check(node: Any, sprint: int, seqs: range) -> None:

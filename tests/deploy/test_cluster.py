@@ -59,8 +59,8 @@ async def open_socket(http: httpx.AsyncClient, sprint: int, origin: str
     resp = await http.post(f"/api/sprints/{sprint}/realtime/")
     assert resp.status_code == 200, resp.text
     ticket = resp.json()
-    ws = await websockets.connect(f"{ticket['url']}?token={ticket['token']}", origin=origin,
-                                  close_timeout=1)
+    ws = await websockets.connect(f"{ticket['url']}?token={ticket['token']}&protocol=2",
+                                  origin=origin, close_timeout=1)
     welcome = json.loads(await asyncio.wait_for(ws.recv(), 10))
     assert welcome["type"] == "welcome", welcome
     return ws, welcome
@@ -113,7 +113,8 @@ async def test_ticket_through_nginx_names_the_nginx_websocket_url(
 
 
 async def test_a_bad_token_is_refused_through_nginx(cluster: Running) -> None:
-    ws = await websockets.connect(f"{cluster.state['ws_url']}/1/?token=nope", close_timeout=1)
+    ws = await websockets.connect(f"{cluster.state['ws_url']}/1/?token=nope&protocol=2",
+                                  close_timeout=1)
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4001
@@ -128,9 +129,10 @@ async def test_two_clients_on_two_nodes_both_get_a_rest_change(
         # least_conn: the second websocket goes to the node without one.
         assert sorted(cluster.node_connections()) == [1, 1]
         # Presence across nodes, through Redis.
-        assert [p["peer"] for p in ben_welcome["peers"]] == [ana_welcome["peer"]]
-        joined = await next_of_type(ana, "peer_joined")
-        assert joined["peer"] == ben_welcome["peer"]
+        assert [p["peer"] for p in ben_welcome["peers"]] == sorted(
+            [ana_welcome["peer"], ben_welcome["peer"]])
+        joined = await next_of_type(ana, "presence")
+        assert [p["peer"] for p in joined["joined"]] == [ben_welcome["peer"]]
 
         tasks = (await http.get(f"/api/tasks/?sprint={sprint['id']}")).json()["results"]
         resp = await http.patch(f"/api/tasks/{tasks[0]['id']}/",

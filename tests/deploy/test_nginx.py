@@ -121,7 +121,7 @@ async def test_behind_nginx_websockets_per_address_are_capped_and_the_node_sees_
 
     async def through_nginx(user: int) -> ClientConnection:
         token = make_token(user_id=user, sprint=sprint, secret=node.secret)
-        return await ws_connect(f"ws://127.0.0.1:{port}/ws/{sprint}/?token={token}",
+        return await ws_connect(f"ws://127.0.0.1:{port}/ws/{sprint}/?token={token}&protocol=2",
                                 local_addr=("127.0.0.2", 0), open_timeout=5)
 
     held = [await through_nginx(1), await through_nginx(2)]

@@ -143,7 +143,7 @@ async def subscribe(board: Board) -> AsyncIterator[Any]:
 
     async def connect(sprint: int) -> Subscriber:
         ticket = await asyncio.to_thread(board.ticket, sprint)
-        sub = await Subscriber(f"{ticket['url']}?token={ticket['token']}").connect()
+        sub = await Subscriber(f"{ticket['url']}?token={ticket['token']}&protocol=2").connect()
         opened.append(sub)
         return sub
 

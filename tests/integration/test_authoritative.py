@@ -32,7 +32,8 @@ async def _delivered(server: RealtimeServer, sprint: int, seq: int, board: Board
     async with asyncio.timeout(20):
         while True:
             ticket = await asyncio.to_thread(board.ticket, sprint)
-            probe = await Subscriber(f"{ticket['url']}?token={ticket['token']}").connect()
+            url = f"{ticket['url']}?token={ticket['token']}&protocol=2"
+            probe = await Subscriber(url).connect()
             await probe.close()
             if probe.welcome["seq"] == seq:
                 return

@@ -13,10 +13,11 @@ from websockets.frames import Close as CloseFrame
 from peer.websocket import SignalingConnection, SignalingError, State, with_token
 
 
-def test_with_token_sets_or_replaces_the_token() -> None:
-    assert with_token("ws://h:1/7/", "abc") == "ws://h:1/7/?token=abc"
-    assert with_token("ws://h:1/7/?token=old&x=1", "new") == "ws://h:1/7/?x=1&token=new"
-    assert with_token("ws://h:1/7/", None) == "ws://h:1/7/"
+def test_with_token_sets_or_replaces_the_token_and_states_protocol_2() -> None:
+    assert with_token("ws://h:1/7/", "abc") == "ws://h:1/7/?token=abc&protocol=2"
+    assert with_token("ws://h:1/7/?token=old&x=1&protocol=1", "new") == (
+        "ws://h:1/7/?x=1&token=new&protocol=2")
+    assert with_token("ws://h:1/7/", None) == "ws://h:1/7/?protocol=2"
 
 
 class FakeSocket:
@@ -84,7 +85,7 @@ async def test_reconnects_after_drops_and_refused_connects() -> None:
     while len(frames) < 3:
         await asyncio.sleep(0.01)
     assert [f["n"] for f in frames] == [1, 2, 3]
-    assert script.urls == ["ws://x/7/?token=tok"] * 4
+    assert script.urls == ["ws://x/7/?token=tok&protocol=2"] * 4
     assert await conn.send({"type": "resume", "since": 1})
     assert last.sent == ['{"type":"resume","since":1}']
     await conn.close()
@@ -124,7 +125,7 @@ async def test_refused_ticket_is_renewed() -> None:
     task = asyncio.create_task(conn.run())
     while not seen:
         await asyncio.sleep(0.01)
-    assert script.urls == ["ws://x/7/?token=old", "ws://y/7/?token=fresh"]
+    assert script.urls == ["ws://x/7/?token=old&protocol=2", "ws://y/7/?token=fresh&protocol=2"]
     await conn.close()
     await asyncio.wait_for(task, 2)
 

@@ -35,6 +35,9 @@ class Client:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.welcome: Frame = {}
+        #: The peers this client sees (welcome, then presence frames), and the count.
+        self.visible: set[str] = set()
+        self.count = 0
 
     @property
     def peer(self) -> str:
@@ -48,7 +51,20 @@ class Client:
     async def recv(self, timeout: float = 5) -> Frame:
         frame = json.loads(await self.recv_text(timeout))
         assert isinstance(frame, dict)
+        if frame["type"] == "welcome":
+            self.visible = {p["peer"] for p in frame["peers"]}
+            self.count = frame["count"]
+        elif frame["type"] == "presence":
+            self.visible -= set(frame["left"])
+            self.visible |= {p["peer"] for p in frame["joined"]}
+            self.count = frame["count"]
         return frame
+
+    async def sees(self, peers: set[str], timeout: float = 5) -> None:
+        """Read presence frames until this client sees exactly ``peers`` (itself included
+        when it is one of the sprint's first peers)."""
+        while self.visible != peers:
+            await self.recv_type("presence", timeout)
 
     async def recv_type(self, kind: str, timeout: float = 5) -> Frame:
         """The next frame of type ``kind``, skipping presence frames."""
@@ -56,7 +72,22 @@ class Client:
             frame = await self.recv(timeout)
             if frame["type"] == kind:
                 return frame
-            assert frame["type"] in ("peer_joined", "peer_left"), frame
+            assert frame["type"] == "presence", frame
+
+    async def joined(self, peer: str | None = None, timeout: float = 5) -> Frame:
+        """The next ``presence`` frame telling that ``peer`` (None: anyone) joined."""
+        while True:
+            frame = await self.recv_type("presence", timeout)
+            if any(peer is None or p["peer"] == peer for p in frame["joined"]):
+                return frame
+
+    async def left(self, peer: str | None = None, timeout: float = 5) -> str:
+        """The peer of the next ``presence`` frame telling that ``peer`` (None: anyone) left."""
+        while True:
+            frame = await self.recv_type("presence", timeout)
+            for p in frame["left"]:
+                if peer is None or p == peer:
+                    return str(p)
 
     async def send(self, frame: Frame | str | bytes) -> None:
         await self.ws.send(frame if isinstance(frame, str | bytes) else json.dumps(frame))
@@ -80,6 +111,13 @@ class Client:
 
     async def close(self) -> None:
         await self.ws.close()
+
+
+async def settle(*clients: Client) -> None:
+    """Wait until each client sees all of them (small sprints: everyone is visible)."""
+    everyone = {c.peer for c in clients}
+    for client in clients:
+        await client.sees(everyone)
 
 
 class Connect(Protocol):

@@ -15,15 +15,14 @@ import pytest
 
 from tests.redis_util import REDIS_URL
 from tests.servers import RealtimeServer
-from tests.signaling.conftest import Client, Connect
+from tests.signaling.conftest import Client, Connect, settle
 
 DRAG = {"type": "drag", "seq": 1, "task": 7, "phase": "start"}
 
 
 async def _settle(*clients: Client) -> None:
-    for i, client in enumerate(clients):
-        for _ in range(len(clients) - 1 - i):
-            assert (await client.recv())["type"] == "peer_joined"
+    """Wait until every client sees the others (their presence frames read)."""
+    await settle(*clients)
 
 
 async def _count_relays(client: Client) -> int:
@@ -130,11 +129,11 @@ async def test_channels_with_a_peer_on_another_node_count_until_it_leaves(
     ana = await connect(sprint, server=one)
     ben = await connect(sprint, server=two)
     cid = await connect(sprint, server=two)
-    await ana.recv_type("peer_joined")
+    await ana.joined()
     await ana.send({"type": "channels", "peers": [ben.peer, cid.peer, *_invented(5)]})
     assert await _pairs(one, 2) == 2
     await ben.close()  # leaves on node two: node one hears it as peer_left
-    assert (await ana.recv_type("peer_left"))["peer"] == ben.peer
+    assert await ana.left(ben.peer) == ben.peer
     assert await _pairs(one, 1) == 1
     await ana.close()
     assert await _pairs(one, 0) == 0

@@ -14,7 +14,7 @@ CASES = [
     ('{"data": {}}', "bad_message", "frame must be a JSON object with a 'type'", None),
     ('{"type": 5}', "bad_message", "frame must be a JSON object with a 'type'", None),
     ('{"type": "welcome"}', "unknown_type",
-     "unknown type 'welcome'; expected one of channels, relay, resume, signal", None),
+     "unknown type 'welcome'; expected one of channels, peers, relay, resume, signal", None),
     ('{"type": "relay"}', "bad_field", "data: must be an object", "data"),
     ('{"type": "relay", "data": []}', "bad_field", "data: must be an object", "data"),
     ('{"type": "relay", "data": {}, "to": []}', "bad_field",
@@ -111,7 +111,7 @@ LONE_SURROGATE = '"\\ud800"'  # valid JSON, decodes to a str that UTF-8 cannot e
 async def test_data_that_cannot_be_encoded_again_is_refused_and_nothing_breaks(
         connect: Connect, sprint: int, server: RealtimeServer, kind: str) -> None:
     ana, ben = await connect(sprint), await connect(sprint)
-    await ana.recv_type("peer_joined")
+    await ana.joined()
     await ana.send(_carrying(kind, f'{{"label": {LONE_SURROGATE}}}', to=ben.peer))
     assert await ana.recv() == UNFORWARDABLE
     await _nothing_broke(ana, ben, server)
@@ -137,7 +137,7 @@ async def test_surrogate_pairs_and_deep_but_legal_data_are_forwarded(connect: Co
                                                                      sprint: int) -> None:
     """The checks refuse only what cannot be sent on: an escaped pair is one character."""
     ana, ben = await connect(sprint), await connect(sprint)
-    await ana.recv_type("peer_joined")
+    await ana.joined()
     deep = "[" * 31 + "]" * 31
     await ana.send(f'{{"type": "relay", "data": {{"emoji": "\\ud83d\\ude00", "a": {deep}}}}}')
     data = (await ben.recv_type("relay"))["data"]
@@ -163,7 +163,7 @@ async def test_deep_data_gets_an_error_never_a_traceback(
         expected: dict[str, str]) -> None:
     """Nesting the parser accepts is refused by an iterative check; deeper, by the parser."""
     ana, ben = await connect(sprint), await connect(sprint)
-    await ana.recv_type("peer_joined")
+    await ana.joined()
     for _ in range(3):
         await ana.send(_carrying(kind, f'{{"a": {_nested(depth - 1)}}}', to=ben.peer))
         assert await ana.recv() == expected

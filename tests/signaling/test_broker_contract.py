@@ -69,6 +69,32 @@ async def test_presence_lists_peers_in_join_order_until_they_leave(node: BrokerN
     assert await broker.peers(1) == []
 
 
+async def test_presence_pages_come_in_peer_id_order_from_a_cursor(node: BrokerNode) -> None:
+    broker = node.broker
+    empty = await broker.presence_page(1, None, 50)
+    assert (empty.members, empty.count, empty.more) == ([], 0, False)
+    ids = [f"p{n:03d}" for n in range(120)]
+    for peer in reversed(ids):  # joined in the reverse of id order
+        await broker.join(1, ana(peer))
+    await broker.join(1, ana("p005"))  # joining again changes nothing
+    first = await broker.presence_page(1, None, 50)
+    assert (list(first.ids), first.count, first.more) == (ids[:50], 120, True)
+    assert first.members[0].user == User(id=1, username="ana")
+    after = await broker.presence_page(1, "p049", 50)
+    assert (list(after.ids), after.more) == (ids[50:100], True)
+    last = await broker.presence_page(1, "p099", 50)
+    assert (list(last.ids), last.more) == (ids[100:], False)
+    gone = await broker.presence_page(1, "p0495", 3)  # a cursor need not be a peer
+    assert list(gone.ids) == ["p050", "p051", "p052"]
+    await broker.leave(1, "p000")
+    await broker.leave(1, "p050")
+    page = await broker.presence_page(1, None, 50)
+    assert (list(page.ids), page.count) == ([*ids[1:50], "p051"], 118)
+    for peer in ids:
+        await broker.leave(1, peer)
+    assert (await broker.presence_page(1, None, 50)).count == 0
+
+
 async def test_record_event_accepts_the_next_seq_only(node: BrokerNode) -> None:
     broker = node.broker
     assert await broker.latest(3) is None
@@ -237,6 +263,8 @@ async def test_a_dead_nodes_peers_are_reaped_once_with_peer_left(nodes: NodeFact
         assert sorted(f["peer"] for f in frames) == ["pb1", "pb2"]
         assert {f["type"] for f in frames} == {"peer_left"}
     assert [p.peer for p in await c.broker.peers(4)] == ["pa"]
+    page = await c.broker.presence_page(4, None, 50)
+    assert (list(page.ids), page.count) == (["pa"], 1)
 
 
 async def test_a_reset_reaches_every_node_as_resync_then_the_event(nodes: NodeFactory,

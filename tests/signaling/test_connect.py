@@ -31,7 +31,7 @@ async def test_seed_walkthrough_ping_pong_between_anonymous_clients(
         welcome = json.loads(await first.recv())
         assert welcome["user"] == {"id": None, "username": "anonymous"}
         assert json.loads(await second.recv())["type"] == "welcome"
-        assert json.loads(await first.recv())["type"] == "peer_joined"
+        assert json.loads(await first.recv())["type"] == "presence"
         await first.send("ping")
         assert await second.recv() == "ping"
         await second.send("pong")
@@ -113,7 +113,7 @@ async def test_open_connection_outlives_its_token(connect: Connect, sprint: int)
     ana = await connect(sprint, token=make_token(sprint=sprint, ttl=2))
     await asyncio.sleep(3)
     ben = await connect(sprint)
-    assert (await ana.recv())["peer"] == ben.peer
+    await ana.joined(ben.peer)
 
 
 # --- origins ----------------------------------------------------------------------------------

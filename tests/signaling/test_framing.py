@@ -52,12 +52,12 @@ async def test_frames_out_counts_each_frame_once(connect: Connect, sprint: int,
     before = server.metric("watercooler_frames_out_total")
     ana = await connect(sprint)
     ben = await connect(sprint)
-    await ana.recv_type("peer_joined")
+    await ana.joined()
     assert post_events(server, [event(sprint, n) for n in (1, 2, 3)])[0] == 200
     for client in (ana, ben):
         for n in (1, 2, 3):
             assert (await client.recv_type("event"))["seq"] == n
-    # two welcomes, one peer_joined, three events to two subscribers
+    # two welcomes, one presence frame, three events to two subscribers
     assert server.metric("watercooler_frames_out_total") - before == 2 + 1 + 6
 
 
@@ -72,7 +72,7 @@ async def test_large_frames_to_a_stalled_client_close_4009_and_stay_intact_for_o
     """Frames bigger than a socket takes at once: the rest is queued, counted, in order."""
     reader = await connect(sprint, server=tight)
     sleeper = await connect(sprint, server=tight, max_queue=1)
-    await reader.recv_type("peer_joined")
+    await reader.joined()
     payload = {"id": 7, "description": "y" * 70_000}
     seq = 0
     async with asyncio.timeout(30):
@@ -84,7 +84,7 @@ async def test_large_frames_to_a_stalled_client_close_4009_and_stay_intact_for_o
             frame = await reader.recv_type("event")
             assert frame["seq"] == seq and frame["data"] == payload
     assert await sleeper.closed() == 4009
-    assert (await reader.recv_type("peer_left"))["peer"] == sleeper.peer
+    assert await reader.left(sleeper.peer) == sleeper.peer
 
 
 async def test_a_vanished_client_costs_nothing_but_its_frames(
@@ -93,11 +93,12 @@ async def test_a_vanished_client_costs_nothing_but_its_frames(
     reader = await connect(sprint)
     token = make_token(user_id=99, username="gone", sprint=sprint, secret=server.secret)
     raw = socket.create_connection(("127.0.0.1", server.port))
-    raw.sendall(f"GET /{sprint}/?token={token} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    raw.sendall(f"GET /{sprint}/?token={token}&protocol=2 HTTP/1.1\r\nHost: x\r\n"
+                "Upgrade: websocket\r\n"
                 "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n".encode())
     assert b" 101 " in raw.recv(4096)
-    await reader.recv_type("peer_joined")
+    await reader.joined()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     raw.close()  # RST: the server finds out when it next reads or writes
     for seq in range(1, 21):
@@ -112,7 +113,7 @@ async def test_a_client_closing_while_frames_are_queued_is_not_an_error(
         tight: RealtimeServer, connect: Connect, sprint: int) -> None:
     reader = await connect(sprint, server=tight)
     leaver = await connect(sprint, server=tight, max_queue=1)
-    await reader.recv_type("peer_joined")
+    await reader.joined()
     payload = {"id": 7, "description": "q" * 60_000}
     for seq in range(1, 4):  # more than the leaver's socket buffers hold
         assert (await asyncio.to_thread(post_events, tight,
@@ -121,8 +122,8 @@ async def test_a_client_closing_while_frames_are_queued_is_not_an_error(
     for seq in range(4, 7):
         assert (await asyncio.to_thread(post_events, tight,
                                         [event(sprint, seq, data=payload)]))[0] == 200
-    got = [await reader.recv() for _ in range(7)]  # six events and the leaver's peer_left
+    got = [await reader.recv() for _ in range(7)]  # six events and the leaver's presence
     assert [f["seq"] for f in got if f["type"] == "event"] == [1, 2, 3, 4, 5, 6]
-    assert [f["peer"] for f in got if f["type"] == "peer_left"] == [leaver.peer]
+    assert [f["left"] for f in got if f["type"] == "presence"] == [[leaver.peer]]
     log = tight.log_path.read_text(errors="replace")
     assert "Traceback" not in log and "ERROR" not in log

@@ -21,7 +21,7 @@ async def test_signed_event_reaches_every_subscriber_of_the_sprint(
         connect: Connect, server: RealtimeServer, sprint: int) -> None:
     ana, ben = await connect(sprint), await connect(sprint)
     zed = await connect(sprint + 100_000)
-    await ana.recv_type("peer_joined")
+    await ana.joined()
     ev = event(sprint, 1)
     assert post_events(server, [ev]) == (200, _results(sprint, (1, "accepted", 1)))
     assert await ana.recv() == event_frame(ev)

@@ -39,7 +39,7 @@ class RawClient:
         sock.setblocking(False)
         reader, writer = await asyncio.open_connection(sock=sock)
         token = make_token(user_id=5, username="hung", sprint=sprint, secret=server.secret)
-        writer.write(f"GET /{sprint}/?token={token} HTTP/1.1\r\nHost: x\r\n"
+        writer.write(f"GET /{sprint}/?token={token}&protocol=2 HTTP/1.1\r\nHost: x\r\n"
                      "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      "Sec-WebSocket-Version: 13\r\n\r\n".encode())
@@ -75,7 +75,7 @@ async def test_a_client_that_never_answers_is_pinged_then_closed_4010(
         brisk: RealtimeServer, connect: Connect, sprint: int) -> None:
     ana = await connect(sprint, server=brisk)
     hung = await RawClient.connect(brisk, sprint)
-    joined = await ana.recv_type("peer_joined")
+    joined = (await ana.joined())["joined"][0]["peer"]
     opcodes: list[int] = []
     async with asyncio.timeout(INTERVAL * 10):
         while True:
@@ -87,7 +87,7 @@ async def test_a_client_that_never_answers_is_pinged_then_closed_4010(
     assert 0x9 in opcodes  # it was pinged first
     assert struct.unpack("!H", payload[:2])[0] == 4010
     assert b"ping timed out" in payload
-    assert (await ana.recv_type("peer_left"))["peer"] == joined["peer"]
+    assert await ana.left(joined) == joined
     assert brisk.metric('watercooler_closes_total{code="4010"}') >= 1
 
 

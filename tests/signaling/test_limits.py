@@ -20,7 +20,7 @@ def _drag(seq: int, phase: str = "move", task: int = 7) -> dict[str, Any]:
 
 async def _pair(connect: Connect, sprint: int) -> tuple[Client, Client]:
     ana, ben = await connect(sprint), await connect(sprint)
-    assert (await ana.recv())["type"] == "peer_joined"
+    await ana.joined(ben.peer)
     return ana, ben
 
 
@@ -120,7 +120,7 @@ async def test_slow_consumer_closes_4009_and_others_keep_up(
         tight_buffer: RealtimeServer, connect: Connect, sprint: int) -> None:
     reader = await connect(sprint, server=tight_buffer)
     sleeper = await connect(sprint, server=tight_buffer, max_queue=1)
-    await reader.recv_type("peer_joined")
+    await reader.joined()
     payload = {"id": 7, "description": "y" * 4000}
     seq = 0
     received = 0
@@ -136,7 +136,7 @@ async def test_slow_consumer_closes_4009_and_others_keep_up(
                     received += 1
                     assert frame["seq"] == received
     assert await sleeper.closed() == 4009
-    assert (await reader.recv_type("peer_left"))["peer"] == sleeper.peer
+    assert await reader.left(sleeper.peer) == sleeper.peer
 
 
 async def test_a_move_that_cannot_be_forwarded_is_refused_not_held(connect: Connect,

@@ -61,6 +61,8 @@ def test_encode_is_compact_and_keeps_unicode() -> None:
 def test_frame_builders_keep_the_documented_key_order() -> None:
     frame = event_frame(sprint=7, seq=43, action="updated", model="task", id=12, data=None)
     assert list(frame) == ["type", "sprint", "seq", "action", "model", "id", "data"]
-    welcome = welcome_frame(peer="p", sprint=7, user={}, peers=[], ice_servers=[], seq=None,
-                            limits={})
-    assert welcome["type"] == "welcome" and welcome["protocol"] == 1
+    welcome = welcome_frame(peer="p", sprint=7, user={}, peers=[], count=1, ice_servers=[],
+                            seq=None, limits={})
+    assert list(welcome) == ["type", "protocol", "peer", "sprint", "user", "peers", "count",
+                             "ice_servers", "seq", "limits"]
+    assert welcome["protocol"] == 2

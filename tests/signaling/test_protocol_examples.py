@@ -65,6 +65,8 @@ def test_the_enums_are_the_modules_and_the_apis() -> None:
     assert limits["max_data_depth"] == protocol.MAX_DATA_DEPTH
     assert limits["max_relay_chars"] == protocol.MAX_RELAY_CHARS
     assert limits["relay_per_second"] == Config().limits["relay_per_second"]
+    assert limits["visible_peers"] == protocol.VISIBLE_PEERS == Config().limits["visible_peers"]
+    assert limits["max_peers_page"] == protocol.MAX_PEERS_PAGE == Config().limits["peers_page"]
 
 
 def test_client_frames_decode_and_encode_again_exactly() -> None:
@@ -82,10 +84,10 @@ def _build(frame: Frame) -> Frame:
     if kind == "welcome":
         f.pop("protocol")
         return protocol.welcome_frame(**f)
-    if kind == "peer_joined":
-        return protocol.peer_joined_frame(f["peer"], f["user"])
-    if kind == "peer_left":
-        return protocol.peer_left_frame(f["peer"])
+    if kind == "presence":
+        return protocol.presence_frame(f["joined"], f["left"], f["count"])
+    if kind == "peers":
+        return protocol.peers_frame(f["peers"], f["next"], f["count"])
     if kind in ("relay", "signal"):
         build = protocol.relay_frame if kind == "relay" else protocol.signal_frame
         return build(f["from"], f["data"])

@@ -63,12 +63,12 @@ async def test_a_sprints_keys_share_its_channels_slot_and_a_nodes_keys_its_own(
     keys = {k.decode() for k in client.scan_iter(match=prefix + "*", count=1000)}
 
     sprint = sorted(k for k in keys if "{s7}" in k)
-    assert sprint == [f"{prefix}{{s7}}:{name}" for name in ("epoch", "events", "latest",
+    assert sprint == [f"{prefix}{{s7}}:{name}" for name in ("epoch", "events", "latest", "peers",
                                                             "presence")]
     slot = client.keyslot(broker.keys.sprint_channel(7))
     assert {client.keyslot(k) for k in sprint} == {slot}
     owner = redis_cluster.node(redis_cluster.owner(sprint[0]))  # no redirect: they are here
-    assert owner.exists(*sprint) == 4
+    assert owner.exists(*sprint) == 5
 
     node_keys = sorted(k for k in keys if f"{{n{broker.node_id}}}" in k)
     assert node_keys == [f"{prefix}{{n{broker.node_id}}}:{name}"

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from tests.servers import RealtimeServer
-from tests.signaling.conftest import Client, Connect
+from tests.signaling.conftest import Client, Connect, settle
 
 DRAG = {"type": "drag", "seq": 1, "task": 7, "phase": "start", "status": "testing", "index": 2}
 
 
 async def _settle(*clients: Client) -> None:
-    """Read the presence frames every client got while the others joined."""
-    for i, client in enumerate(clients):
-        for _ in range(len(clients) - 1 - i):
-            assert (await client.recv())["type"] == "peer_joined"
+    """Wait until every client sees the others (their presence frames read)."""
+    await settle(*clients)
 
 
 async def test_relay_goes_to_every_other_peer_with_from_stamped(connect: Connect,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.servers import RealtimeServer, make_token
-from tests.signaling.conftest import Connect
+from tests.signaling.conftest import Client, Connect
 
 
 async def test_welcome_describes_the_connection(connect: Connect, sprint: int,
@@ -11,15 +11,17 @@ async def test_welcome_describes_the_connection(connect: Connect, sprint: int,
     token = make_token(user_id=3, username="ana", sprint=sprint, secret=server.secret)
     ana = await connect(sprint, token=token)
     w = ana.welcome
-    assert list(w) == ["type", "protocol", "peer", "sprint", "user", "peers", "ice_servers",
-                       "seq", "limits"]
-    assert w["protocol"] == 1
+    assert list(w) == ["type", "protocol", "peer", "sprint", "user", "peers", "count",
+                       "ice_servers", "seq", "limits"]
+    assert w["protocol"] == 2
     assert w["sprint"] == sprint
     assert w["user"] == {"id": 3, "username": "ana"}
-    assert w["peers"] == []
+    assert w["peers"] == [{"peer": w["peer"], "user": {"id": 3, "username": "ana"}}]  # itself
+    assert w["count"] == 1
     assert w["ice_servers"] == []
     assert w["seq"] is None
-    assert w["limits"] == {"relay_per_second": 60, "max_message_bytes": 65536}
+    assert w["limits"] == {"relay_per_second": 60, "max_message_bytes": 65536,
+                           "visible_peers": 50, "peers_page": 100}
     assert isinstance(w["peer"], str) and len(w["peer"]) >= 16
 
 
@@ -30,21 +32,27 @@ async def test_peer_ids_are_unique_even_for_the_same_user(connect: Connect, spri
     assert len({t.peer for t in tabs}) == 5
 
 
+def _entry(client: Client) -> dict[str, object]:
+    return {"peer": client.peer, "user": client.welcome["user"]}
+
+
 async def test_presence_join_and_leave_go_to_the_others_only(connect: Connect,
                                                              sprint: int) -> None:
     ana = await connect(sprint)
     ben = await connect(sprint)
-    assert ben.welcome["peers"] == [{"peer": ana.peer, "user": ana.welcome["user"]}]
-    assert await ana.recv() == {"type": "peer_joined", "peer": ben.peer,
-                                "user": ben.welcome["user"]}
+    assert ben.welcome["peers"] == sorted([_entry(ana), _entry(ben)], key=lambda p: p["peer"])
+    assert ben.welcome["count"] == 2
+    assert await ana.recv() == {"type": "presence", "joined": [_entry(ben)], "left": [],
+                                "count": 2}
     cid = await connect(sprint)
-    assert [p["peer"] for p in cid.welcome["peers"]] == [ana.peer, ben.peer]
+    assert [p["peer"] for p in cid.welcome["peers"]] == sorted([ana.peer, ben.peer, cid.peer])
     for other in (ana, ben):
-        assert await other.recv() == {"type": "peer_joined", "peer": cid.peer,
-                                      "user": cid.welcome["user"]}
+        assert await other.recv() == {"type": "presence", "joined": [_entry(cid)], "left": [],
+                                      "count": 3}
     await ben.close()
     for other in (ana, cid):
-        assert await other.recv() == {"type": "peer_left", "peer": ben.peer}
+        assert await other.recv() == {"type": "presence", "joined": [], "left": [ben.peer],
+                                      "count": 2}
     await ana.silent()
     await cid.silent()
 
@@ -53,12 +61,12 @@ async def test_no_presence_leaks_across_sprints(connect: Connect, sprint: int) -
     other_sprint = sprint + 100_000
     ana = await connect(sprint)
     zed = await connect(other_sprint)
-    assert zed.welcome["peers"] == []
+    assert [p["peer"] for p in zed.welcome["peers"]] == [zed.peer]
     ben = await connect(sprint)
-    assert [p["peer"] for p in ben.welcome["peers"]] == [ana.peer]
-    assert (await ana.recv())["peer"] == ben.peer
+    assert sorted(p["peer"] for p in ben.welcome["peers"]) == sorted([ana.peer, ben.peer])
+    await ana.joined(ben.peer)
     await ben.close()
-    assert await ana.recv() == {"type": "peer_left", "peer": ben.peer}
+    assert await ana.left() == ben.peer
     await zed.silent()
 
 

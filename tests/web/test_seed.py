@@ -34,7 +34,7 @@ def test_seed_snippet_ping_pong_in_two_tabs(browser: Browser,
         for page in (first, second):
             page.goto(f"http://localhost:{debug_server.port}/")  # the debug index page
             page.evaluate(SNIPPET, debug_server.port)
-        first.wait_for_function("window.received.some(m => m.includes('peer_joined'))")
+        first.wait_for_function("window.received.some(m => m.includes('\"joined\":[{'))")
         first.evaluate("window.socket.send('ping')")
         second.wait_for_function("window.received.includes('ping')")
         first.wait_for_function("window.received.includes('pong')")

@@ -1,7 +1,11 @@
 // Mesh: peer choice, perfect negotiation roles, relay fallback — with a fake RTCPeerConnection.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { Mesh, isPolite, meshPeers } from "../mesh.js";
+import { VISIBLE_PEERS } from "../protocol.js";
+
+const MESH_CASES = JSON.parse(readFileSync(new URL("../../docs/protocol/mesh_cases.json", import.meta.url), "utf8"));
 
 class FakeChannel {
   constructor(label, opts) { this.label = label; this.opts = opts; this.readyState = "connecting"; this.sent = []; this.bufferedAmount = 0; }
@@ -59,6 +63,42 @@ test("meshPeers: the first limit+1 ids of the sprint, the same answer at both en
   assert.deepEqual([...choice.get("p00")], ids.slice(1, 9));
   assert.equal(choice.get("p11").size, 0);
   assert.deepEqual([...meshPeers("b", ["a"], 8)], ["a"]);
+});
+
+test("meshPeers: the shared cases give the same pairs from what presence shows (the first 50)", () => {
+  assert.equal(MESH_CASES.visible_peers, VISIBLE_PEERS);
+  for (const { peers, limit, pairs } of MESH_CASES.cases) {
+    const visible = [...peers].sort().slice(0, VISIBLE_PEERS);
+    const chosen = new Map(peers.map((p) => [p, meshPeers(p, visible.filter((q) => q !== p), limit)]));
+    const found = new Set();
+    for (const [a, mine] of chosen) {
+      for (const b of mine) {
+        assert.ok(chosen.get(b).has(a), `${a}→${b} is mutual (${peers.length} peers, limit ${limit})`);
+        found.add(JSON.stringify(a < b ? [a, b] : [b, a]));
+      }
+    }
+    assert.deepEqual([...found].sort(), pairs.map((p) => JSON.stringify(p)).sort());
+  }
+});
+
+test("presence: a newcomer in `joined` makes the offer; a signal before its presence counts", async () => {
+  const { mesh, out, tick } = setup();
+  mesh.start("m", [], ["m"], 1); // v2: the welcome lists us too
+  assert.equal(mesh.peers.size, 0);
+  mesh.presence(["a"], [], 2);
+  await tick();
+  assert.deepEqual(out.signals, [], "a joined after us: it offers");
+  assert.ok(mesh.links.has("a"));
+  mesh.handleSignal("b", { description: { type: "offer", sdp: "o" } }); // before b's presence
+  await tick();
+  assert.deepEqual(out.signals, [{ to: "b", data: { description: { type: "answer", sdp: "v=0 answer" } } }]);
+  mesh.presence(["b"], ["a"], 2);
+  assert.deepEqual([...mesh.links.keys()], ["b"]);
+  assert.equal(mesh.unseen, false);
+  mesh.presence([], [], 80); // 80 in the sprint, 2 of them seen: drags go to everyone
+  assert.equal(mesh.unseen, true);
+  mesh.sendDrag(drag(1, "start"));
+  assert.deepEqual(out.relays.map((r) => r.to), [undefined]);
 });
 
 test("polite is the lexicographically smaller id", () => {

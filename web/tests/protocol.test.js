@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import {
   Close, DRAG_PHASES, ErrorCode, EVENT_ACTIONS, EVENT_MODELS, MAX_MESSAGE_BYTES, MAX_RECIPIENTS,
-  PROTOCOL_VERSION, ProtocolError, SERVER_TYPES, STATUSES, channelsFrame, decodeDrag,
-  decodeServerFrame, encode, makeDrag, relayFrame, resumeFrame, signalFrame,
+  MAX_PEERS_PAGE, PROTOCOL_VERSION, ProtocolError, SERVER_TYPES, STATUSES, VISIBLE_PEERS,
+  channelsFrame, decodeDrag, decodeServerFrame, encode, makeDrag, peersFrame, relayFrame,
+  resumeFrame, signalFrame, socketUrl,
 } from "../protocol.js";
 
 const GOLDEN = JSON.parse(readFileSync(new URL("../../docs/protocol/examples.json", import.meta.url), "utf8"));
@@ -24,6 +25,8 @@ test("examples: the enums and limits are the ones both sides share", () => {
   assert.equal(PROTOCOL_VERSION, GOLDEN.protocol);
   assert.equal(MAX_MESSAGE_BYTES, limits.max_message_bytes);
   assert.equal(MAX_RECIPIENTS, limits.max_recipients);
+  assert.equal(VISIBLE_PEERS, limits.visible_peers);
+  assert.equal(MAX_PEERS_PAGE, limits.max_peers_page);
 });
 
 test("examples: server frames decode as they are", () => {
@@ -40,12 +43,13 @@ test("examples: every error code has a frame a client can read", () => {
 test("examples: client frames rebuild exactly with the frame builders", () => {
   const end = { type: "signal", to: "Zr4o0b8kFhS2aLw9", data: GOLDEN.end_of_candidates };
   const frames = [...GOLDEN.client_frames, end];
-  assert.deepEqual(frames.map((/** @type {any} */ f) => f.type).sort(), ["channels", "relay", "resume", "signal", "signal"]);
+  assert.deepEqual(frames.map((/** @type {any} */ f) => f.type).sort(), ["channels", "peers", "relay", "resume", "signal", "signal"]);
   const rebuilt = frames.map((/** @type {any} */ f) => {
     switch (f.type) {
       case "relay": return relayFrame(f.data, f.to);
       case "signal": return signalFrame(f.to, f.data);
       case "resume": return resumeFrame(f.since);
+      case "peers": return peersFrame(f.after, f.limit);
       default: return channelsFrame(f.peers);
     }
   });
@@ -55,6 +59,25 @@ test("examples: client frames rebuild exactly with the frame builders", () => {
 test("examples: a builder refuses the bad field the server refuses", () => {
   const [example] = GOLDEN.errors.filter((/** @type {any} */ e) => e.error.field === "since");
   throwsCode(() => resumeFrame(JSON.parse(example.send).since), example.error.code, example.error.field);
+  const [peers] = GOLDEN.errors.filter((/** @type {any} */ e) => e.error.field === "limit");
+  throwsCode(() => peersFrame(null, JSON.parse(peers.send).limit), peers.error.code, peers.error.field);
+});
+
+test("peers requests and the socket URL say what the server expects", () => {
+  assert.deepEqual(peersFrame(), { type: "peers", after: null, limit: MAX_PEERS_PAGE });
+  throwsCode(() => peersFrame("not a peer!"), ErrorCode.BAD_FIELD, "after");
+  throwsCode(() => peersFrame(null, 0), ErrorCode.BAD_FIELD, "limit");
+  assert.equal(socketUrl("ws://h/7/", "a b"), "ws://h/7/?token=a%20b&protocol=2");
+  assert.equal(socketUrl("ws://h/7/?x=1", "t"), "ws://h/7/?x=1&token=t&protocol=2");
+});
+
+test("presence frames are bounded like the server's", () => {
+  const member = (/** @type {number} */ i) => ({ peer: `p${i}`, user: { id: i + 1, username: `u${i}` } });
+  const many = Array.from({ length: VISIBLE_PEERS + 1 }, (_, i) => member(i));
+  const frame = { type: "presence", joined: many, left: [], count: 51 };
+  throwsCode(() => decodeServerFrame(JSON.stringify(frame)), ErrorCode.BAD_FIELD, "joined");
+  throwsCode(() => decodeServerFrame(JSON.stringify({ ...frame, joined: [], left: ["bad id"] })), ErrorCode.BAD_FIELD, "left");
+  throwsCode(() => decodeServerFrame(JSON.stringify({ type: "peers", peers: [], next: null, count: -1 })), ErrorCode.BAD_FIELD, "count");
 });
 
 test("examples: drag updates validate and keep wire order", () => {
@@ -129,7 +152,7 @@ test("server frames: bad input gets the matching code", () => {
   const e = decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"deleted","model":"task","id":1,"data":null,"actor":{"id":3,"username":"ana"}}');
   assert.deepEqual(e.type === "event" && e.actor, { id: 3, username: "ana" });
   assert.equal(decodeServerFrame('{"type":"event","sprint":7,"seq":1,"action":"deleted","model":"task","id":1,"data":null,"actor":null}').type, "event");
-  const w = decodeServerFrame('{"type":"welcome","protocol":1,"peer":"a","sprint":7,"user":{"id":1,"username":"ana"},"peers":[],"ice_servers":[],"seq":null}');
+  const w = decodeServerFrame('{"type":"welcome","protocol":2,"peer":"a","sprint":7,"user":{"id":1,"username":"ana"},"peers":[],"count":1,"ice_servers":[],"seq":null}');
   assert.equal(w.type, "welcome");
   assert.deepEqual(decodeServerFrame('{"type":"resync","latest":null}'), { type: "resync", latest: null });
 });

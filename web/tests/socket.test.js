@@ -19,7 +19,7 @@ class FakeWebSocket {
   open() { this.readyState = 1; this.onopen?.({}); }
   welcome(seq = null) {
     this.open();
-    this.serverSend({ type: "welcome", protocol: 1, peer: "me", sprint: 7, user: { id: 1, username: "ana" }, peers: [], ice_servers: [], seq });
+    this.serverSend({ type: "welcome", protocol: 2, peer: "me", sprint: 7, user: { id: 1, username: "ana" }, peers: [], count: 1, ice_servers: [], seq });
   }
   serverSend(frame) { this.onmessage?.({ data: typeof frame === "string" ? frame : JSON.stringify(frame) }); }
   serverClose(code, reason = "") { this.readyState = 3; this.onclose?.({ code, reason }); }
@@ -60,7 +60,7 @@ test("connect: ticket in the URL, live on welcome, states via one method", async
   sock.on("welcome", (w) => welcomes.push(w.peer));
   sock.connect();
   await flush();
-  assert.equal(last().url, "ws://rt/7/?token=t1");
+  assert.equal(last().url, "ws://rt/7/?token=t1&protocol=2");
   assert.equal(sock.state, State.CONNECTING);
   assert.equal(sock.send({ type: "resume", since: 1 }), false, "nothing is sent before welcome");
   last().welcome(5);
@@ -80,7 +80,7 @@ test("reconnects with growing jittered backoff and a fresh ticket each time", as
   const delays = [];
   for (let i = 0; i < 3; i++) {
     delays.push(await fire());
-    assert.equal(last().url, `ws://rt/7/?token=t${i + 2}`);
+    assert.equal(last().url, `ws://rt/7/?token=t${i + 2}&protocol=2`);
     last().serverClose(1006);
   }
   delays.push(timers[0].ms);
@@ -117,7 +117,7 @@ test("4001 gets a new ticket; backoff resets only after a stable connection", as
   await flush();
   last().serverClose(4001, "expired");
   await fire();
-  assert.match(last().url, /token=t2$/);
+  assert.match(last().url, /token=t2&protocol=2$/);
   last().welcome();
   last().serverClose(1001); // dropped right after welcome: not stable
   assert.equal(timers[0].ms, 500, "attempt counter kept growing");
@@ -186,10 +186,26 @@ test("frames are decoded; bad frames reported, connection kept", async () => {
   await flush();
   last().welcome();
   last().serverSend("ping");
-  last().serverSend({ type: "peer_left", peer: "x" });
-  assert.deepEqual(frames, ["welcome", "peer_left"]);
+  last().serverSend({ type: "presence", joined: [], left: ["x"], count: 1 });
+  assert.deepEqual(frames, ["welcome", "presence"]);
   assert.deepEqual(errors, ["bad_json"]);
   assert.equal(sock.state, State.LIVE);
+});
+
+test("4426 (protocol version 2 required) stops reconnecting: only a reload can help", async () => {
+  const { sock, flush, last, timers } = setup();
+  const closes = [];
+  sock.on("close", (c) => closes.push(c.code));
+  sock.connect();
+  await flush();
+  const first = last();
+  first.serverClose(4426);
+  await flush();
+  assert.deepEqual(closes, [4426]);
+  assert.equal(sock.state, State.OFFLINE);
+  assert.equal(sock.shouldConnect, false);
+  assert.equal(last(), first, "no second attempt");
+  assert.equal(timers.length, 0);
 });
 
 // 4029 comes before any welcome: the server refuses the connection as it opens.
