@@ -1,6 +1,7 @@
 """``SprintHandler``: one websocket of one sprint: ticket, welcome, presence, and dispatch.
 
-It checks the handshake (``signaling.handshake``, ``signaling.admission``), joins the
+It checks the handshake (``signaling.handshake``, ``signaling.admission``, and storm control:
+``signaling.gated_socket``), joins the
 sprint through the node, then turns each client frame into a call: a relay (through the
 connection's ``RelayPolicy``), a signal to one peer, a resume from the history, a channels
 report. What it writes goes out through ``OutboundSocket`` (``signaling.outbound``).
@@ -17,9 +18,9 @@ from typing import Any, cast
 from signaling.admission import Refusal, client_address
 from signaling.auth import ANONYMOUS, AuthError, User
 from signaling.broker import Envelope, Member
+from signaling.gated_socket import JoinGatedSocket
 from signaling.handshake import origin_allowed, shed_handshake, sprint_id, ticket_user
 from signaling.node import Node
-from signaling.outbound import OutboundSocket
 from signaling.protocol import (
     Channels,
     ClientMessage,
@@ -31,6 +32,7 @@ from signaling.protocol import (
     Signal,
     decode,
     encode,
+    encode_bytes,
     relay_frame,
     resync_frame,
     signal_frame,
@@ -45,7 +47,7 @@ log = logging.getLogger(__name__)
 _KNOWN_CLOSES = {str(int(c)) for c in Close}
 
 
-class SprintHandler(OutboundSocket):
+class SprintHandler(JoinGatedSocket):
     """``/<sprint>/?token=…``: a peer of a sprint (docs/protocol.md §2 to §5)."""
 
     # Slots, as in OutboundSocket: about 1.2 KiB less per connection than the instance dict.
@@ -75,7 +77,8 @@ class SprintHandler(OutboundSocket):
         """Called only when an Origin is sent: scripts and ``peer/`` send none."""
         return origin_allowed(origin, self.node.config)
 
-    async def open(self, sprint: str) -> None:  # type: ignore[override]
+    async def _enter(self, sprint: str) -> None:  # type: ignore[override]
+        """Ticket, connection slots, join: ``JoinGatedSocket.open`` calls it in turn."""
         try:
             self.sprint = sprint_id(sprint)
             self.user = ticket_user(self.get_query_argument("token", None), self.sprint,
@@ -195,7 +198,7 @@ class SprintHandler(OutboundSocket):
     def _forward_relay(self, msg: Relay) -> None:
         if self.closing:
             return
-        frame = encode(relay_frame(self.peer_id, msg.data)).encode()
+        frame = encode_bytes(relay_frame(self.peer_id, msg.data))
         self.node.metrics.relayed.labels(str(self.sprint)).inc()
         self.node.broker.publish_now(
             Envelope(self.sprint, frame, "relay", exclude=self.peer_id, to=msg.to))
@@ -207,7 +210,7 @@ class SprintHandler(OutboundSocket):
             return
         if not await self._peers_present((msg.to,)):
             return
-        frame = encode(signal_frame(self.peer_id, msg.data)).encode()
+        frame = encode_bytes(signal_frame(self.peer_id, msg.data))
         await self.node.broker.direct(
             Envelope(self.sprint, frame, "signal", exclude=self.peer_id, to=(msg.to,)))
 
