@@ -16,7 +16,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["HttpClient", "WsClient", "masked_frame", "seq_of"]
+__all__ = ["HandshakeRefused", "HttpClient", "WsClient", "masked_frame", "seq_of"]
 
 OnMessage = Callable[["WsClient", bytes], None]
 
@@ -46,6 +46,29 @@ def seq_of(payload: bytes) -> int:
     return int(found.group(1)) if found else -1
 
 
+class HandshakeRefused(ConnectionError):
+    """The server answered the upgrade with another status (503 with ``Retry-After``: the
+    node's storm control)."""
+
+    def __init__(self, status: int, retry_after: float | None, line: str) -> None:
+        super().__init__(line)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _refusal(head: bytes) -> HandshakeRefused:
+    lines = head.split(b"\r\n")
+    line = lines[0].decode(errors="replace")
+    parts = line.split()
+    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+    retry_after = None
+    for field in lines[1:]:
+        name, _, value = field.partition(b":")
+        if name.strip().lower() == b"retry-after" and value.strip().isdigit():
+            retry_after = float(value.strip())
+    return HandshakeRefused(status, retry_after, line)
+
+
 class WsClient(asyncio.Protocol):
     """One websocket connection; ``on_message(client, payload)`` for each data frame."""
 
@@ -62,10 +85,15 @@ class WsClient(asyncio.Protocol):
 
     @classmethod
     async def connect(cls, host: str, port: int, path: str,
-                      on_message: OnMessage | None = None, timeout: float = 30.0) -> WsClient:
+                      on_message: OnMessage | None = None, timeout: float = 30.0,
+                      local_host: str | None = None) -> WsClient:
+        """Open and upgrade; ``HandshakeRefused`` if the server answers otherwise.
+        ``local_host`` binds the source address (127.x.y.z: more ephemeral ports)."""
         loop = asyncio.get_running_loop()
         client = cls(on_message)
-        await loop.create_connection(lambda: client, host, port)
+        await asyncio.wait_for(loop.create_connection(
+            lambda: client, host, port,
+            local_addr=(local_host, 0) if local_host else None), timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         assert client.transport is not None
         client.transport.write(
@@ -103,10 +131,11 @@ class WsClient(asyncio.Protocol):
             end = buf.find(b"\r\n\r\n")
             if end < 0:
                 return
-            status = bytes(buf[:end]).split(b"\r\n", 1)[0]
+            head = bytes(buf[:end])
+            status = head.split(b"\r\n", 1)[0]
             del buf[:end + 4]
             if b" 101 " not in status + b" ":
-                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                self.opened.set_exception(_refusal(head))
                 self.transport.close()  # type: ignore[union-attr]
                 return
             self._upgraded = True

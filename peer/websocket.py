@@ -1,6 +1,7 @@
 """The websocket to the realtime server: connect with a ticket, send and receive frames, reconnect.
 
-Reconnects with exponential backoff and full jitter (`signaling.backoff`). The
+Reconnects with exponential backoff and full jitter (`signaling.backoff`); a handshake the
+node sheds with HTTP 503 (storm control) waits at least its ``Retry-After``. The
 connect function is injectable so tests can drive faults deterministically; the
 default is ``websockets``' asyncio client. This module knows frames only as JSON
 objects: what they mean is the client's business (`peer.client`).
@@ -20,7 +21,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from signaling.backoff import BACKOFF_BASE, BACKOFF_CAP, backoff_delay
+from signaling.backoff import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    backoff_delay,
+    parse_retry_after,
+    retry_after_delay,
+)
 from signaling.protocol import MAX_MESSAGE_BYTES, PROTOCOL_VERSION, Close, encode
 
 __all__ = [
@@ -121,6 +128,9 @@ class SignalingConnection:
         self._wakeup = asyncio.Event()
         self._stable = False  # the last websocket stayed up at least stable_after seconds
         self.connects = 0  # successful handshakes so far (1 = never reconnected)
+        #: Seconds the server's last 503 asked us to wait (``Retry-After``), until used.
+        self._retry_after: float | None = None
+        self.shed = 0  # handshakes the server answered 503 (storm control)
 
     @property
     def state(self) -> State:
@@ -175,8 +185,7 @@ class SignalingConnection:
                 elif self._stable:
                     attempt = 0
                 self._set_state(State.DISCONNECTED)
-                delay = backoff_delay(attempt, base=self.base, cap=self.cap,
-                                      random=self._random)
+                delay = self._delay(attempt)
                 attempt += 1
                 logger.info("signaling %s: reconnecting in %.2f s (attempt %d)", self.url,
                             delay, attempt)
@@ -186,6 +195,14 @@ class SignalingConnection:
         finally:
             self._set_state(State.CLOSED)
 
+    def _delay(self, attempt: int) -> float:
+        """The wait before the next attempt: the backoff, or at least what a 503 asked for."""
+        asked, self._retry_after = self._retry_after, None
+        if asked is not None:
+            return retry_after_delay(asked, attempt, base=self.base, cap=self.cap,
+                                     random=self._random)
+        return backoff_delay(attempt, base=self.base, cap=self.cap, random=self._random)
+
     async def _session(self, loop: asyncio.AbstractEventLoop) -> int | None:
         """One websocket from handshake to close. Returns the close code (-1: no handshake)."""
         self._stable = False
@@ -193,9 +210,14 @@ class SignalingConnection:
             ws = await self._connect(with_token(self.url, self.token))
         except InvalidStatus as exc:
             status = exc.response.status_code
-            logger.warning("signaling %s: handshake refused with HTTP %d", self.url, status)
+            logger.log(logging.INFO if status == 503 else logging.WARNING,
+                       "signaling %s: handshake refused with HTTP %d", self.url, status)
             if status in (401, 403):
                 raise SignalingError(None, f"handshake refused with HTTP {status}") from exc
+            if status == 503:  # storm control: wait at least as long as the node asks
+                self.shed += 1
+                self._retry_after = parse_retry_after(
+                    exc.response.headers.get("Retry-After"))
             return -1
         except (OSError, TimeoutError, ConnectionClosed) as exc:
             logger.info("signaling %s: cannot connect: %s", self.url, exc)

@@ -32,11 +32,13 @@ def _log_request(handler: tornado.web.RequestHandler) -> None:
     """Access log: probes and scrapes only at DEBUG, client errors at WARNING.
 
     A probe answered 503 (degraded, closing) stays at DEBUG too: the cause is logged once
-    where it happens, not on every probe.
+    where it happens, not on every probe; so does a handshake shed with 503 + Retry-After
+    (storm control: thousands a second, counted in ``watercooler_joins_shed_total`` and
+    summed up in a line every 10 s).
     """
     status = handler.get_status()
     request = handler.request
-    if request.path in _QUIET_PATHS:
+    if request.path in _QUIET_PATHS or (status == 503 and "Retry-After" in handler._headers):
         level = logging.DEBUG
     elif status >= 500:
         level = logging.ERROR

@@ -9,15 +9,21 @@ use it without pulling in the server.
 from __future__ import annotations
 
 import random as _random
+import time
 from collections.abc import Callable
+from email.utils import parsedate_to_datetime
 
-__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "backoff_ceiling", "backoff_delay"]
+__all__ = ["BACKOFF_BASE", "BACKOFF_CAP", "RETRY_AFTER_MAX", "backoff_ceiling", "backoff_delay",
+           "parse_retry_after", "retry_after_delay"]
 
 #: The protocol's defaults for a client's reconnect (seconds): 0.5 s, doubling to 30 s.
 BACKOFF_BASE = 0.5
 BACKOFF_CAP = 30.0
 #: 2**64 times any base is past every cap; clamping keeps huge attempt counts cheap.
 _MAX_EXPONENT = 64
+#: A ``Retry-After`` longer than this (seconds) is read as this: a wrong header must not
+#: park a client for a day.
+RETRY_AFTER_MAX = 300.0
 
 
 def backoff_ceiling(attempt: int, *, base: float = BACKOFF_BASE,
@@ -42,3 +48,37 @@ def backoff_delay(attempt: int, *, base: float = BACKOFF_BASE, cap: float = BACK
     ceiling = backoff_ceiling(attempt, base=base, cap=cap)
     r = (random or _random.random)()
     return ceiling * min(max(r, 0.0), 1.0)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds a ``Retry-After`` header asks for (RFC 9110 §10.2.3), at most ``RETRY_AFTER_MAX``.
+
+    Delay-seconds (``"3"``) or an HTTP-date (then relative to ``now``, default the clock);
+    None for a missing or unreadable header, which the caller treats as absent.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return min(float(text), RETRY_AFTER_MAX)
+    try:
+        when = parsedate_to_datetime(text).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return None
+    current = time.time() if now is None else now
+    return min(max(0.0, when - current), RETRY_AFTER_MAX)
+
+
+def retry_after_delay(retry_after: float, attempt: int, *, base: float = BACKOFF_BASE,
+                      cap: float = BACKOFF_CAP, random: Callable[[], float] | None = None
+                      ) -> float:
+    """The wait after a server said ``Retry-After: retry_after`` (a 503 of storm control).
+
+    At least ``retry_after``, plus jitter of our own up to as much again, and never less
+    than the ordinary backoff for ``attempt``: the server already spreads its answers, and
+    each client spreads its own return over [R, 2R] so one shed wave does not come back as
+    one wave.
+    """
+    r = min(max((random or _random.random)(), 0.0), 1.0)
+    asked = min(max(retry_after, 0.0), RETRY_AFTER_MAX)
+    return max(asked * (1.0 + r), backoff_delay(attempt, base=base, cap=cap, random=random))

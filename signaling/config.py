@@ -71,6 +71,14 @@ class Config:
     #: Reverse proxies in front of the node that append to X-Forwarded-For (nginx: 1); the
     #: client address is read from that header only when this is above 0.
     num_proxies: int = 0
+    #: Storm control (``signaling.join_gate``): joins in progress on this node (handshake
+    #: until welcome); one more handshake is answered 503 + ``Retry-After``. 0: no limit.
+    max_pending_joins: int = 1000
+    #: Of those, how many run their broker registration and welcome at once (0: all).
+    join_concurrency: int = 64
+    #: The shortest ``Retry-After`` (seconds) of a shed handshake; each is told a value
+    #: drawn from [this, twice this].
+    join_retry_after: float = 2.0
     #: Seconds an HTTP connection may take to send its request's headers (and, separately,
     #: its body); also how long an idle keep-alive connection is kept.
     http_timeout: float = 10.0
@@ -79,6 +87,10 @@ class Config:
     #: ``text`` (one line per record) or ``json`` (one JSON object per line, with
     #: ``sprint`` and ``peer`` fields on a connection's records).
     log_format: str = "text"
+    #: ``uvloop`` (libuv's loop: faster accepts, reads and timers) or ``asyncio`` (the
+    #: standard library's); uvloop falls back to asyncio, with a warning, where it is not
+    #: installed.
+    event_loop: str = "uvloop"
 
     @property
     def ice_server_list(self) -> list[dict[str, list[str]]]:

@@ -61,6 +61,11 @@ class Metrics:
                                     "(its clients were sent resync)", registry=r)
         self.errors = Counter("watercooler_errors", "Error frames sent", ["code"], registry=r)
         self.closes = Counter("watercooler_closes", "Connections closed", ["code"], registry=r)
+        self.joins_shed = Counter("watercooler_joins_shed",
+                                  "Handshakes answered 503 + Retry-After: too many joins "
+                                  "in progress (--max-pending-joins)", registry=r)
+        self.joins_pending = Gauge("watercooler_joins_pending",
+                                   "Joins in progress (handshake until welcome)", registry=r)
         self.datachannel_pairs = Gauge("watercooler_datachannel_pairs",
                                        "Peer pairs reporting an open data channel", registry=r)
         # the broker (always up in memory; with Redis, 0 while Redis is unreachable)

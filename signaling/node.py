@@ -21,6 +21,7 @@ from signaling.channel_pairs import ChannelPairs
 from signaling.config import Config
 from signaling.framing import text_frame
 from signaling.history import History
+from signaling.join_gate import JoinGate
 from signaling.keepalive import Keepalive
 from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 #: Error-frame log lines per second for the whole node (clients cause them at will).
 ERROR_LOG_RATE = 10.0
 ERROR_LOG_BURST = 50.0
+#: Lines about shed handshakes: one per 10 s, saying how many were shed meanwhile.
+SHED_LOG_RATE = 0.1
 
 _PEER_LEFT = b'{"type":"peer_left",'
 #: Joins (and leaves) talking to the broker at once; more wait their turn here, holding no
@@ -88,6 +91,11 @@ class Node:
         self.slots = ConnectionSlots(per_address=config.max_connections_per_address,
                                      per_user=config.max_connections_per_user)
         self.error_log = LogBudget(ERROR_LOG_RATE, ERROR_LOG_BURST)
+        #: Storm control: joins in progress, bounded (``signaling.join_gate``).
+        self.joins = JoinGate(max_pending=config.max_pending_joins,
+                              concurrency=config.join_concurrency,
+                              retry_after=config.join_retry_after)
+        self.shed_log = LogBudget(SHED_LOG_RATE, 1.0)
         self.closing = False
         self._tasks: set[asyncio.Task[Any]] = set()
         #: One timer pings every connection (Tornado's own pinger is a task per socket).

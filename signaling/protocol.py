@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum, StrEnum
 from typing import Any, ClassVar
 
+import orjson  # a C parser and encoder, several times the standard library's speed
+
 __all__ = [
     "DRAG_PHASES",
     "MAX_MESSAGE_BYTES",
@@ -39,6 +41,7 @@ __all__ = [
     "decode_drag",
     "deeper_than",
     "encode",
+    "encode_bytes",
     "event_frame",
     "loads",
     "peer_joined_frame",
@@ -129,9 +132,34 @@ class ProtocolError(ValueError):
         return frame
 
 
+def _dumps(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def encode_bytes(frame: dict[str, Any]) -> bytes:
+    """``encode(frame)`` as the UTF-8 bytes that go on the wire (what the server writes).
+
+    orjson writes the same compact text as the standard library for every frame the
+    protocol builds. What it refuses (an integer beyond 64 bits, a lone surrogate, a
+    non-string key, nesting past 254) goes to the standard library, which encodes the
+    first three as before (a lone surrogate then fails ``.encode()`` with
+    ``UnicodeEncodeError``, as it always did) and the last up to the interpreter's limit.
+    One difference is left: orjson writes a NaN or an infinity as ``null`` where the
+    standard library raises; no frame carries one (``loads`` refuses them from clients and
+    Django alike, and the server's own numbers are finite).
+    """
+    try:
+        return orjson.dumps(frame)
+    except orjson.JSONEncodeError:
+        return _dumps(frame).encode()
+
+
 def encode(frame: dict[str, Any]) -> str:
     """Serialize one frame: compact, UTF-8 safe, key order as built (deterministic)."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    try:
+        return orjson.dumps(frame).decode()
+    except orjson.JSONEncodeError:
+        return _dumps(frame)
 
 
 # --- field checks ---------------------------------------------------------------------------
@@ -310,13 +338,32 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: An integer literal orjson would turn into a float (beyond 64 bits) has at least 19 digits.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON by the protocol's number rules: client frames and ``POST /events/`` alike.
 
     Raises ``ValueError`` for what is not JSON, ``NaN``, ``Infinity`` and numbers beyond a
     double such as ``1e999`` included (an integer of more than 4300 digits too), and
     ``RecursionError`` for nesting the parser itself cannot follow.
+
+    orjson parses what it can: it accepts exactly what the standard library accepts under
+    these rules, except two things it refuses (a lone surrogate escape such as ``"\\ud800"``,
+    nesting deeper than 1024) and one it reads differently (an integer beyond 64 bits
+    becomes a float). Whatever orjson refuses, and any text with a run of 19 digits, is
+    parsed by the standard library instead, so every answer, and every error, is the
+    standard library's.
     """
+    long_digits = (_LONG_DIGITS_BYTES.search(text) if isinstance(text, bytes)
+                   else _LONG_DIGITS.search(text))
+    if long_digits is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # refused: the standard library decides, and says why
     return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
 
 

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 #: Reconnect delay: full jitter over base * 2^attempt, capped.
 BACKOFF_BASE, BACKOFF_CAP = 0.2, 5.0
+#: Command connections to one Redis, and the longest wait for a free one (seconds). A
+#: cluster client may open four times as many per shard (it cannot wait for a free one:
+#: past its cap a command fails).
+POOL_SIZE, POOL_WAIT = 200, 5.0
 #: What a lost or unreachable Redis raises (a cluster without an owner for a slot: the
 #: second kind, which is not a ``RedisError``).
 ERRORS = (RedisError, OSError, RedisClusterException)
@@ -118,11 +122,6 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
-#: Command connections to one Redis; a cluster client may open four times as many per shard
-#: (it cannot wait for a free one: past it, a command fails).
-COMMAND_CONNECTIONS = 200
-
-
 def _backoff(attempt: int) -> float:
     return backoff_delay(attempt, base=BACKOFF_BASE, cap=BACKOFF_CAP)
 
@@ -159,21 +158,23 @@ class RedisLink:
     _COMMON: dict[str, Any] = {"socket_connect_timeout": 2.0, "socket_keepalive": True}
 
     def _command_client(self) -> Any:
+        """The command client. On one Redis its pool is bounded (``POOL_SIZE``) and a
+        command waits at most ``POOL_WAIT`` for a connection: redis-py's default pool opens
+        one connection per concurrent command without limit, thousands in a reconnect
+        storm. A cluster client caps nothing by default either, but redis-py's asyncio
+        cluster raises instead of waiting when its cap is reached, so there the bound is
+        the node's join gate (``--join-concurrency``)."""
         t = self.target
         retry = Retry(NoBackoff(), 1)
         if not t.cluster:
-            # A burst of joins (each one a few commands) needs more connections at once than
-            # redis-py's default pool of 100, which then fails the command: the node would
-            # call Redis lost. A blocking pool makes a command wait for a connection instead
-            # (up to the command timeout).
             pool = aioredis.BlockingConnectionPool.from_url(
-                t.url, max_connections=COMMAND_CONNECTIONS, timeout=5.0, socket_timeout=5.0,
+                t.url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=5.0,
                 retry=retry, **self._COMMON)
             return aioredis.Redis(connection_pool=pool)
         return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in t.seeds],
                             username=t.username, password=t.password, ssl=t.tls,
                             socket_timeout=5.0, retry=retry,
-                            max_connections=COMMAND_CONNECTIONS * 4, **self._COMMON)
+                            max_connections=POOL_SIZE * 4, **self._COMMON)
 
     @property
     def cluster(self) -> bool:
@@ -282,6 +283,9 @@ class RedisLink:
         self._lost.set()
 
     async def close(self) -> None:
-        await self.redis.aclose()
+        if self.cluster:
+            await self.redis.aclose()
+        else:  # a pool handed to the client is not closed with it unless asked
+            await self.redis.aclose(close_connection_pool=True)
         for client in self._buses.values():
             await client.aclose()

@@ -12,7 +12,8 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 from tornado.options import OptionParser
@@ -28,6 +29,7 @@ __all__ = ["build_config", "main", "make_parser", "normalize_argv", "serve"]
 log = logging.getLogger(__name__)
 
 LOG_FORMATS = ("text", "json")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 #: ``POST /events/`` may be 1 MiB (answered 413 above); anything far larger is cut off.
 MAX_BODY_SIZE = 4 * 1024 * 1024
@@ -87,6 +89,14 @@ def make_parser() -> OptionParser:
                   "4029 (0: no limit)")
     p.define("max_connections_per_user", default=d.max_connections_per_user, type=int,
              help="open websockets per user; more close with 4029 (0: no limit)")
+    p.define("max_pending_joins", default=d.max_pending_joins, type=int,
+             help="joins in progress (handshake until welcome) before more handshakes are "
+                  "answered 503 with Retry-After (0: no limit)")
+    p.define("join_concurrency", default=d.join_concurrency, type=int,
+             help="joins registering with the broker at once; the others wait in order "
+                  "(0: no limit)")
+    p.define("join_retry_after", default=d.join_retry_after, type=float,
+             help="shortest Retry-After in seconds of a shed handshake (jittered up to twice)")
     p.define("num_proxies", default=None, type=int,
              help="reverse proxies in front that append to X-Forwarded-For; the client "
                   f"address is read from it only if above 0 (env REALTIME_NUM_PROXIES; "
@@ -96,6 +106,9 @@ def make_parser() -> OptionParser:
     p.define("log_format", default=None, type=str,
              help=f"{' or '.join(LOG_FORMATS)}: one JSON object per line for a log "
                   f"collector (env LOG_FORMAT; default {d.log_format})")
+    p.define("event_loop", default=None, type=str,
+             help=f"{' or '.join(EVENT_LOOPS)} (env REALTIME_EVENT_LOOP; default "
+                  f"{d.event_loop}, asyncio where uvloop is not installed)")
     return p
 
 
@@ -149,6 +162,9 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
     num_proxies = (o.num_proxies if o.num_proxies is not None
                    else int(env.get("REALTIME_NUM_PROXIES") or Config().num_proxies))
     _check_limits(o, num_proxies)
+    event_loop = (o.event_loop or env.get("REALTIME_EVENT_LOOP") or Config().event_loop).lower()
+    if event_loop not in EVENT_LOOPS:
+        raise ValueError(f"--event-loop must be {' or '.join(EVENT_LOOPS)}, not {event_loop!r}")
     if log_format not in LOG_FORMATS:
         raise ValueError(f"--log-format must be {' or '.join(LOG_FORMATS)}, not "
                          f"{log_format!r}")
@@ -164,11 +180,15 @@ def build_config(argv: Sequence[str], environ: dict[str, str] | None = None) -> 
         replay_window=o.replay_window, ping_interval=o.ping_interval, max_buffer=o.max_buffer,
         log_format=log_format, max_connections_per_address=o.max_connections_per_address,
         max_connections_per_user=o.max_connections_per_user, num_proxies=num_proxies,
-        http_timeout=o.http_timeout, sse_heartbeat=o.sse_heartbeat)
+        http_timeout=o.http_timeout, sse_heartbeat=o.sse_heartbeat,
+        max_pending_joins=o.max_pending_joins,
+        join_concurrency=o.join_concurrency, join_retry_after=o.join_retry_after,
+        event_loop=event_loop)
 
 
 def _check_limits(o: OptionParser, num_proxies: int) -> None:
-    for name in ("max_connections_per_address", "max_connections_per_user"):
+    for name in ("max_connections_per_address", "max_connections_per_user",
+                 "max_pending_joins", "join_concurrency"):
         if getattr(o, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be 0 (no limit) or more")
     if num_proxies < 0:
@@ -177,6 +197,8 @@ def _check_limits(o: OptionParser, num_proxies: int) -> None:
         raise ValueError("--sse-heartbeat must be positive")
     if o.http_timeout <= 0:
         raise ValueError("--http-timeout must be positive")
+    if not 0 < o.join_retry_after <= 3600:
+        raise ValueError("--join-retry-after must be above 0 and at most 3600 seconds")
 
 
 def _setup_logging(debug: bool, log_format: str = "text") -> None:
@@ -211,8 +233,9 @@ async def serve(config: Config) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("watercooler listening on http://%s:%s (broker %s%s)", config.address, config.port,
-             config.broker, ", DEBUG MODE" if config.debug else "")
+    log.info("watercooler listening on http://%s:%s (broker %s, event loop %s%s)",
+             config.address, config.port, config.broker, type(loop).__module__.split(".")[0],
+             ", DEBUG MODE" if config.debug else "")
     await stop.wait()
     log.info("signal received: stopping")
     server.stop()  # no new connections
@@ -222,6 +245,19 @@ async def serve(config: Config) -> None:
     except TimeoutError:
         log.warning("some HTTP connections did not close in time")
     log.info("stopped")
+
+
+def _runner(event_loop: str) -> Callable[[Coroutine[Any, Any, None]], None]:
+    """``asyncio.run`` on the event loop asked for: uvloop where installed, else asyncio."""
+    if event_loop == "uvloop":
+        try:
+            import uvloop
+        except ImportError:
+            log.warning("uvloop is not installed (pip install -r requirements.txt): running "
+                        "on asyncio's event loop")
+        else:
+            return uvloop.run
+    return asyncio.run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -239,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.debug:
         log.warning("*** --debug: anonymous connections and any Origin are accepted ***")
     try:
-        asyncio.run(serve(config))
+        _runner(config.event_loop)(serve(config))
     except BrokerError as exc:
         log.error("%s", exc)
         return 2

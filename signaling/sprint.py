@@ -1,6 +1,7 @@
 """``SprintHandler``: one websocket of one sprint: ticket, welcome, presence, and dispatch.
 
-It checks the handshake (``signaling.handshake``, ``signaling.admission``), joins the
+It checks the handshake (``signaling.handshake``, ``signaling.admission``, and storm control:
+``signaling.gated_socket``), joins the
 sprint through the node, then turns each client frame into a call: a relay (through the
 connection's ``RelayPolicy``), a signal to one peer, a resume from the history, a channels
 report, a ``peers`` page. What it writes goes out through ``OutboundSocket``
@@ -21,9 +22,9 @@ from typing import Any, cast
 from signaling.admission import Refusal, client_address
 from signaling.auth import ANONYMOUS, AuthError, User
 from signaling.broker import Envelope, Member
+from signaling.gated_socket import JoinGatedSocket
 from signaling.handshake import origin_allowed, shed_handshake, sprint_id, ticket_user
 from signaling.node import Node
-from signaling.outbound import OutboundSocket
 from signaling.protocol import (
     Channels,
     ClientMessage,
@@ -36,6 +37,7 @@ from signaling.protocol import (
     Signal,
     decode,
     encode,
+    encode_bytes,
     peers_frame,
     relay_frame,
     resync_frame,
@@ -56,7 +58,7 @@ _KNOWN_CLOSES = {str(int(c)) for c in Close}
 PEERS_RATE = 10.0
 
 
-class SprintHandler(OutboundSocket):
+class SprintHandler(JoinGatedSocket):
     """``/<sprint>/?token=…``: a peer of a sprint (docs/protocol.md §2 to §5)."""
 
     # Slots, as in OutboundSocket: about 1.2 KiB less per connection than the instance dict.
@@ -88,7 +90,8 @@ class SprintHandler(OutboundSocket):
         """Called only when an Origin is sent: scripts and ``peer/`` send none."""
         return origin_allowed(origin, self.node.config)
 
-    async def open(self, sprint: str) -> None:  # type: ignore[override]
+    async def _enter(self, sprint: str) -> None:  # type: ignore[override]
+        """Ticket, connection slots, join: ``JoinGatedSocket.open`` calls it in turn."""
         version = self.get_query_argument("protocol", None)
         if version != "2" and not (version is None and self.node.config.debug):
             self.log_line(logging.INFO, "refused: protocol %.10r", version)
@@ -216,7 +219,7 @@ class SprintHandler(OutboundSocket):
     def _forward_relay(self, msg: Relay) -> None:
         if self.closing:
             return
-        frame = encode(relay_frame(self.peer_id, msg.data)).encode()
+        frame = encode_bytes(relay_frame(self.peer_id, msg.data))
         self.node.metrics.relayed.labels(str(self.sprint)).inc()
         self.node.broker.publish_now(
             Envelope(self.sprint, frame, "relay", exclude=self.peer_id, to=msg.to))
@@ -228,7 +231,7 @@ class SprintHandler(OutboundSocket):
             return
         if not await self._peers_present((msg.to,)):
             return
-        frame = encode(signal_frame(self.peer_id, msg.data)).encode()
+        frame = encode_bytes(signal_frame(self.peer_id, msg.data))
         await self.node.broker.direct(
             Envelope(self.sprint, frame, "signal", exclude=self.peer_id, to=(msg.to,)))
 

@@ -7,8 +7,10 @@ import json
 from typing import Any
 
 import pytest
-from websockets.exceptions import ConnectionClosed
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.frames import Close as CloseFrame
+from websockets.http11 import Response
 
 from peer.websocket import SignalingConnection, SignalingError, State, with_token
 
@@ -146,3 +148,42 @@ async def test_a_failing_handler_does_not_drop_the_connection() -> None:
     assert seen == [2] and conn.connects == 1
     await conn.close()
     await asyncio.wait_for(task, 2)
+
+
+def _shed(retry_after: str) -> InvalidStatus:
+    """The node's answer to a handshake over its pending joins (docs/protocol.md §2)."""
+    return InvalidStatus(Response(503, "Service Unavailable",
+                                  Headers({"Retry-After": retry_after}), b""))
+
+
+async def _seconds_until_welcome(retry_after: str) -> tuple[float, SignalingConnection]:
+    """Connect through one 503 with ``retry_after``; seconds until the welcome arrived."""
+    script = Script(_shed(retry_after), FakeSocket([{"type": "welcome"}], code=None))
+    got = asyncio.Event()
+
+    async def on_frame(frame: dict[str, Any]) -> None:
+        got.set()
+
+    conn = SignalingConnection("ws://x/7/", None, on_frame, connect=script,
+                               random=lambda: 0.0, base=0.01)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task = asyncio.create_task(conn.run())
+    await asyncio.wait_for(got.wait(), 5)
+    elapsed = loop.time() - started
+    await conn.close()
+    await task
+    return elapsed, conn
+
+
+async def test_a_shed_handshake_waits_at_least_its_retry_after() -> None:
+    """Even with a zero backoff (random 0), the client waits the 1 s the node asked for."""
+    elapsed, conn = await _seconds_until_welcome("1")
+    assert elapsed >= 1.0
+    assert conn.shed == 1 and conn.connects == 1
+
+
+async def test_without_retry_after_a_503_is_an_ordinary_failed_attempt() -> None:
+    elapsed, conn = await _seconds_until_welcome("soon")
+    assert elapsed < 0.5
+    assert conn.shed == 1

@@ -8,7 +8,15 @@ import sys
 
 import pytest
 
-from signaling.backoff import BACKOFF_BASE, BACKOFF_CAP, backoff_ceiling, backoff_delay
+from signaling.backoff import (
+    BACKOFF_BASE,
+    BACKOFF_CAP,
+    RETRY_AFTER_MAX,
+    backoff_ceiling,
+    backoff_delay,
+    parse_retry_after,
+    retry_after_delay,
+)
 from tests.servers import ROOT
 
 
@@ -62,3 +70,21 @@ def test_importing_it_loads_nothing_of_the_server() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, check=True, timeout=30).stdout.strip()
     assert out == "['signaling', 'signaling.backoff']"
+
+
+def test_retry_after_reads_seconds_and_http_dates_and_ignores_the_rest() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after(" 0 ") == 0.0
+    assert parse_retry_after("999999") == RETRY_AFTER_MAX
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412490.0) == 0.0
+    for bad in (None, "", "-1", "1.5", "soon"):
+        assert parse_retry_after(bad) is None
+
+
+def test_after_a_503_the_wait_is_retry_after_plus_own_jitter_never_below_the_backoff() -> None:
+    assert retry_after_delay(2, 0, random=lambda: 0.0) == 2.0
+    assert retry_after_delay(2, 0, random=lambda: 0.999) == pytest.approx(3.998)
+    # a long outage's backoff already waits longer: it is not shortened
+    assert retry_after_delay(1, 10, random=lambda: 0.5) == 15.0
+    assert retry_after_delay(10_000, 0, random=lambda: 0.0) == RETRY_AFTER_MAX
