@@ -20,6 +20,7 @@ import { Mesh } from "./mesh.js";
 import { PresenceChip } from "./presence-chip.js";
 import { channelsFrame, peersFrame, relayFrame, resumeFrame, signalFrame } from "./protocol.js";
 import { RealtimeSocket } from "./socket.js";
+import { wallLink } from "./wallboard.js";
 
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").Task} Task */
@@ -269,7 +270,7 @@ export class SprintPage {
       h("a", { class: "back-link", href: "#/sprints", "aria-label": "All sprints" }, "← Sprints"),
       this.title,
       h("div", { class: "sprint-head__side" }, this.chip.el, this.connectionEl, this.activity.toggle,
-        h("a", { class: "button button--ghost", href: `#/sprints/${this.sprintId}/wall`, "data-testid": "wall-link", title: "A large read-only board for a team screen" }, "Wallboard"),
+        wallLink(this.sprintId),
         h("button", { class: "button button--primary", type: "button", "data-testid": "new-task", onclick: () => this.openTask(null) }, "+ New task")));
     this.root.replaceChildren(head, h("div", { class: "board-area" }, this.main, this.activity.el), this.notice, this.activity.backdrop);
     this.activity.setOpen(this.activity.open, false);

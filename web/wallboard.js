@@ -188,3 +188,13 @@ function card(t, changed) {
     h("span", { class: "wall-card__name" }, t.name),
     who ? h("span", { class: "wall-card__who" }, avatar(who), who) : null);
 }
+
+const SCREEN_ICON = '<svg viewBox="0 0 20 20" width="18" height="18" aria-hidden="true"><rect x="2.5" y="3.5" width="15" height="10" rx="1.5" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M7 17h6M10 13.5V17" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round"/></svg>';
+
+/** The link to the sprint's wallboard (#/sprints/<id>/wall): an icon and, when there is room, its name. @param {number} sprintId */
+export function wallLink(sprintId) {
+  const icon = h("span", { class: "wall-link__icon" });
+  icon.innerHTML = SCREEN_ICON;
+  return h("a", { class: "button wall-link", href: `#/sprints/${sprintId}/wall`, "data-testid": "wall-link", title: "Wallboard: a large read-only board for a team screen", "aria-label": "Wallboard" },
+    icon, h("span", { class: "wall-link__label" }, "Wallboard"));
+}

@@ -243,3 +243,17 @@ async def test_live_events_during_a_long_replay_wait_for_it(sprint: int) -> None
             reader.close()
     ids = [int(line[4:]) for line in wire.split(b"\n") if line.startswith(b"id: ")]
     assert ids == list(range(1, 1006))
+
+
+async def test_a_preflight_from_an_allowed_origin_may_send_last_event_id(
+        stream_server: RealtimeServer) -> None:
+    async with httpx.AsyncClient() as http:
+        ok = await http.options(f"{stream_server.http_url}/1/stream", headers={
+            "Origin": DJANGO_ORIGIN, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "last-event-id"})
+        refused = await http.options(f"{stream_server.http_url}/1/stream", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert ok.status_code == 204
+    assert ok.headers["access-control-allow-origin"] == DJANGO_ORIGIN
+    assert "Last-Event-ID" in ok.headers["access-control-allow-headers"]
+    assert (refused.status_code, refused.json()["error"]) == (403, "origin_refused")

@@ -76,3 +76,67 @@ def test_the_wallboard_on_a_phone(browser: Browser, live_server: Any,
         screenshot(wall, "wallboard-phone")
     finally:
         wall.context.close()
+
+
+def test_the_wallboard_reconnects_by_itself_and_catches_up(
+        browser: Browser, live_server: Any, demo: dict[str, Any], realtime: Any) -> None:
+    """The realtime server restarts (its history gone) while a change is made: the wall
+    reconnects with a fresh ticket and ?since=, and shows the change."""
+    from django.contrib.auth.models import User
+
+    from api.board import services
+
+    wall = open_wall(browser, live_server.url, demo["sprint"].id, "ben",
+                     viewport={"width": 1280, "height": 800})
+    try:
+        status = wall.get_by_test_id("wall-connection")
+        realtime.stop()
+        expect(status).not_to_have_attribute("data-state", "live")
+        task = demo["tasks"][1]
+        services.task_move(task=task, actor=User.objects.get(username="ana"),
+                           expected_version=None, status="testing")
+        realtime.start()
+        expect(status).to_have_attribute("data-state", "live", timeout=30_000)
+        expect(wall_card(wall, "testing", task.id)).to_have_text(task.name, timeout=30_000)
+    finally:
+        wall.context.close()
+
+
+def test_an_eventsource_resumes_by_itself_with_last_event_id(
+        browser: Browser, live_server: Any, demo: dict[str, Any], realtime: Any) -> None:
+    """Chromium's own EventSource, left to reconnect by itself after the server went away,
+    sends Last-Event-ID (a cross-origin request) and gets exactly the events it missed."""
+    from django.contrib.auth.models import User
+
+    from api.board import services
+    from tests.servers import make_token
+
+    sprint, ana = demo["sprint"], User.objects.get(username="ana")
+    page = browser.new_context().new_page()
+    try:
+        page.goto(f"{live_server.url}/#/login")
+        url = f"{realtime.http_url}/{sprint.id}/stream?token={make_token(sprint=sprint.id)}"
+        page.evaluate("""url => {
+            window.got = []; window.opens = 0;
+            const source = new EventSource(url);
+            source.onopen = () => { window.opens += 1; };
+            source.addEventListener("event", (e) => window.got.push(Number(e.lastEventId)));
+        }""", url)
+        page.wait_for_function("window.opens === 1")
+        for name in ("one", "two"):
+            services.task_update(task=demo["tasks"][0], actor=ana, expected_version=None,
+                                 changes={"name": name})
+        page.wait_for_function("window.got.length === 2")
+        realtime.stop()
+        services.task_update(task=demo["tasks"][0], actor=ana, expected_version=None,
+                             changes={"name": "missed"})
+        realtime.start()
+        page.wait_for_function("window.opens === 2", timeout=30_000)
+        services.task_update(task=demo["tasks"][0], actor=ana, expected_version=None,
+                             changes={"name": "live"})
+        page.wait_for_function("window.got.length >= 4", timeout=30_000)
+        got = page.evaluate("window.got")
+    finally:
+        page.context.close()
+    first = got[0]
+    assert got == [first, first + 1, first + 2, first + 3]
