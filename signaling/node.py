@@ -171,9 +171,11 @@ class Node:
 
     # read-only streams (signaling.stream) ---------------------------------------------------
     async def watch(self, conn: Connection) -> None:
-        """Subscribe a read-only stream to its sprint: it gets the sprint's envelopes and is
-        closed on shutdown like a websocket, but it is no peer: not in presence, never
-        announced, never a relay's or a signal's recipient (nobody learns its id)."""
+        """Subscribe a read-only stream to its sprint: it gets the sprint's envelopes, is
+        told who comes and goes by the presence tick as a websocket is (from its snapshot:
+        ``presence.welcomed``) and is closed on shutdown like one; but it is no peer: not in
+        presence, never announced, never a relay's or a signal's recipient (nobody learns
+        its id)."""
         sprint = conn.sprint
         first = sprint not in self.subscribers
         self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
@@ -188,6 +190,7 @@ class Node:
             return
         self.peers.pop(conn.peer_id, None)
         sprint = conn.sprint
+        self.presence.forget(sprint, conn.peer_id)
         members = self.subscribers.get(sprint)
         last = False
         if members is not None and members.pop(conn.peer_id, None) is not None and not members:

@@ -19,9 +19,10 @@ __all__ = ["HEARTBEAT", "OPENED", "PRESENCE_TYPES", "Message", "StreamRefused", 
            "classify", "http_chunk", "message", "parse_since", "presence_snapshot",
            "sse_message"]
 
-#: Frame types a stream passes on as ``event: presence`` (the presence hook: a new presence
-#: frame type is one more name here). Relays, signals and debug text never go to a stream.
-PRESENCE_TYPES = frozenset({"peer_joined", "peer_left"})
+#: Frame types a stream passes on as ``event: presence``: the ``presence`` frames of protocol
+#: version 2 (§3), which the node's presence tick sends a stream as it does a websocket.
+#: Relays, signals and debug text never go to a stream.
+PRESENCE_TYPES = frozenset({"presence"})
 #: Frame types passed on under their own name.
 _NAMED = {"event": "event", "resync": "resync"}
 HEARTBEAT = b": heartbeat\n\n"
@@ -70,10 +71,11 @@ def classify(frame: bytes) -> tuple[str, int | None] | None:
     return (name, None) if name is not None else None
 
 
-def presence_snapshot(members: list[dict[str, Any]]) -> bytes:
-    """The first ``event: presence`` of a stream: every peer of the sprint now (the
-    websocket's ``welcome.peers``); ``peer_joined`` / ``peer_left`` follow."""
-    return encode({"type": "presence", "peers": members}).encode()
+def presence_snapshot(members: list[dict[str, Any]], count: int) -> bytes:
+    """The first ``event: presence`` of a stream: the sprint's first peers and how many
+    there are (the websocket's ``welcome.peers`` and ``count``); ``presence`` frames with
+    ``joined``, ``left`` and ``count`` follow."""
+    return encode({"type": "presence", "peers": members, "count": count}).encode()
 
 
 class StreamRefused(Exception):

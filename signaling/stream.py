@@ -28,7 +28,7 @@ from signaling.handlers import JsonHandler
 from signaling.handshake import origin_allowed, shed_handshake, sprint_id, ticket_user
 from signaling.node import Node
 from signaling.outbound import _retrieve
-from signaling.protocol import Close, encode, resync_frame
+from signaling.protocol import VISIBLE_PEERS, Close, encode, resync_frame
 from signaling.sse import Message, StreamRefused
 from signaling.stream_hub import StreamHub, chunked_stream
 
@@ -156,8 +156,10 @@ class StreamHandler(JsonHandler):
     async def _start(self, since: int | None) -> None:
         """Presence now, then the events after ``since``, then what arrived meanwhile."""
         broker = self.node.broker
-        members = [m.to_wire() for m in await broker.peers(self.sprint)]
-        ready = [sse.message("presence", sse.presence_snapshot(members))]
+        page = await broker.presence_page(self.sprint, None, VISIBLE_PEERS)
+        members = [m.to_wire() for m in page.members]
+        ready = [sse.message("presence", sse.presence_snapshot(members, page.count))]
+        self.node.presence.welcomed(self.sprint, self.peer_id, page)  # its changes follow
         if since is not None:
             self._last_seq = since
             frames = await broker.events_since(self.sprint, since)

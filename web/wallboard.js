@@ -34,6 +34,8 @@ export class Wallboard {
     this.shown = null;
     /** peer id -> username, from the stream's presence. @type {Map<string, string>} */
     this.presence = new Map();
+    /** Everyone on the board (the stream's presence `count`; the map holds the first 50). */
+    this.count = 0;
     this.stream = new EventStream({
       apply: (event) => {
         this.sse.last = Math.max(this.sse.last ?? 0, event.seq);
@@ -115,15 +117,17 @@ export class Wallboard {
     }
   }
 
-  /** The stream's presence: a snapshot first, then joins and leaves. @param {any} frame */
+  /**
+   * The stream's presence (docs/protocol.md §10): a snapshot of the sprint's first peers and
+   * the count, then `presence` frames with who joined and left among them and the count.
+   * @param {any} frame
+   */
   onPresence(frame) {
-    if (frame.type === "presence" && Array.isArray(frame.peers)) {
-      this.presence = new Map(frame.peers.map((/** @type {any} */ p) => [p.peer, p.user?.username ?? "?"]));
-    } else if (frame.type === "peer_joined") {
-      this.presence.set(frame.peer, frame.user?.username ?? "?");
-    } else if (frame.type === "peer_left") {
-      this.presence.delete(frame.peer);
-    }
+    if (frame.type !== "presence") return;
+    if (Array.isArray(frame.peers)) this.presence = new Map();
+    for (const p of [...(frame.peers ?? []), ...(frame.joined ?? [])]) this.presence.set(p.peer, p.user?.username ?? "?");
+    for (const peer of frame.left ?? []) this.presence.delete(peer);
+    if (Number.isInteger(frame.count)) this.count = frame.count;
     this.renderStatus();
   }
 
@@ -132,7 +136,7 @@ export class Wallboard {
     this.status.dataset.state = state;
     this.status.replaceChildren(h("span", { class: "connection__dot", "aria-hidden": "true" }), STATE_LABELS[state]);
     const names = [...new Set(this.presence.values())];
-    const n = names.length;
+    const n = Math.max(this.count, names.length);
     this.people.dataset.count = String(n);
     this.people.title = names.join(", ");
     const text = n === 0 ? "Nobody on the board" : n === 1 ? "1 person on the board" : `${n} people on the board`;

@@ -39,7 +39,7 @@ async def test_events_arrive_in_order_with_their_seq_as_id(
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
         assert response.headers["x-accel-buffering"] == "no"
-        assert await stream.next_of("presence") == {"type": "presence", "peers": []}
+        assert await stream.next_of("presence") == {"type": "presence", "peers": [], "count": 0}
         await _post(stream_server, sprint, range(1, 4))
         got = [await stream.next() for _ in range(3)]
     assert [(m.event, m.id) for m in got] == [("event", "1"), ("event", "2"), ("event", "3")]
@@ -51,15 +51,18 @@ async def test_presence_shows_websocket_peers_and_relays_stay_off_the_stream(
         server: RealtimeServer, connect: Connect, sprint: int) -> None:
     ana = await connect(sprint)
     async with open_stream(server.http_url, sprint, _token(sprint, 90)) as stream:
-        (first,) = (await stream.next_of("presence"))["peers"]
-        assert first["peer"] == ana.peer
+        snapshot = await stream.next_of("presence")
+        assert [p["peer"] for p in snapshot["peers"]] == [ana.peer]
+        assert snapshot["count"] == 1
         ben = await connect(sprint)
         assert await stream.next_of("presence") == {
-            "type": "peer_joined", "peer": ben.peer, "user": ben.welcome["user"]}
+            "type": "presence", "joined": [{"peer": ben.peer, "user": ben.welcome["user"]}],
+            "left": [], "count": 2}
         await ana.send({"type": "relay", "data": {"type": "hello"}})
         assert (await ben.recv_type("relay"))["from"] == ana.peer
         await ana.close()
-        assert await stream.next_of("presence") == {"type": "peer_left", "peer": ana.peer}
+        assert await stream.next_of("presence") == {
+            "type": "presence", "joined": [], "left": [ana.peer], "count": 1}
         await _post(server, sprint, range(1, 2))
         assert (await stream.next()).event == "event"  # nothing in between: no relay
     # the stream itself is nobody's peer
