@@ -47,11 +47,12 @@ FATAL_CLOSES = frozenset({Close.MESSAGE_TOO_BIG, Close.PROTOCOL_VERSION})
 
 
 def with_token(url: str, token: str | None) -> str:
-    """``url`` with ``?token=…`` set (replacing any token already there) and the protocol
-    version this client speaks (``protocol=2``, docs/protocol.md §2)."""
+    """``url`` with ``?token=…`` set (replacing any token already there; without ``token``
+    the URL's own is kept) and the protocol version this client speaks (``protocol=2``,
+    docs/protocol.md §2)."""
     parts = urlsplit(url)
     query = [q for q in parts.query.split("&")
-             if q and not q.startswith("token=") and not q.startswith("protocol=")]
+             if q and not (token and q.startswith("token=")) and not q.startswith("protocol=")]
     if token:
         query.append(urlencode({"token": token}))
     query.append(f"protocol={PROTOCOL_VERSION}")

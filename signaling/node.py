@@ -171,11 +171,9 @@ class Node:
 
     # read-only streams (signaling.stream) ---------------------------------------------------
     async def watch(self, conn: Connection) -> None:
-        """Subscribe a read-only stream to its sprint: it gets the sprint's envelopes, is
-        told who comes and goes by the presence tick as a websocket is (from its snapshot:
-        ``presence.welcomed``) and is closed on shutdown like one; but it is no peer: not in
-        presence, never announced, never a relay's or a signal's recipient (nobody learns
-        its id)."""
+        """Subscribe a read-only stream to its sprint: it gets the sprint's envelopes and
+        presence ticks (from its snapshot) and is closed on shutdown like a websocket, but
+        is no peer: not in presence, never a relay's or signal's recipient."""
         sprint = conn.sprint
         first = sprint not in self.subscribers
         self.subscribers.setdefault(sprint, {})[conn.peer_id] = conn
