@@ -27,7 +27,18 @@ from typing import Any
 from bench.procs import ROOT, raise_nofile
 from bench.profiles import PROFILES, Profile
 from bench.report import write_report
-from bench.workloads import connections, drops, e2e, fanout, p2p, rebalance, relay, scaleout
+from bench.workloads import (
+    connections,
+    drops,
+    e2e,
+    fanout,
+    joins,
+    p2p,
+    rebalance,
+    relay,
+    scaleout,
+    storm,
+)
 
 __all__ = ["machine", "main"]
 
@@ -35,7 +46,8 @@ log = logging.getLogger("bench")
 #: Every workload, in the order a run measures them.
 WORKLOADS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "connections": connections.run, "fanout": fanout.run, "relay": relay.run, "e2e": e2e.run,
-    "p2p": p2p.run, "scaleout": scaleout.run, "drops": drops.run, "rebalance": rebalance.run}
+    "p2p": p2p.run, "scaleout": scaleout.run, "drops": drops.run, "rebalance": rebalance.run,
+    "joins": joins.run, "storm": storm.run}
 #: What ``--smoke`` (tests/bench) runs: seconds each.
 SMOKE = ("fanout", "relay", "connections", "drops", "rebalance")
 RESULTS = ROOT / "bench" / "results"

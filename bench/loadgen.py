@@ -197,7 +197,7 @@ async def close_all(clients: list[WsClient]) -> None:
 
 #: Load generator mode -> the workload module whose ``generate`` it runs.
 MODES = {"hold": "connections", "fanout": "fanout", "relay": "relay", "e2e": "e2e",
-         "p2p": "p2p", "drops": "drops"}
+         "p2p": "p2p", "drops": "drops", "storm": "storm"}
 
 
 def main(argv: list[str] | None = None) -> int:
