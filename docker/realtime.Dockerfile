@@ -12,7 +12,7 @@ WORKDIR /app
 # Only what signaling/ imports, at the versions pinned in requirements.txt (no Django,
 # no aiortc): tests/deploy checks this list against signaling's imports.
 COPY requirements.txt ./
-RUN grep -E '^(tornado|PyJWT|prometheus-client|redis|python-json-logger)==' requirements.txt > realtime.txt \
+RUN grep -E '^(tornado|PyJWT|prometheus-client|redis|python-json-logger|orjson|uvloop)==' requirements.txt > realtime.txt \
     && pip install -r realtime.txt
 
 COPY watercooler.py ./
