@@ -32,11 +32,13 @@ from bench.workloads import (
     drops,
     e2e,
     fanout,
+    joins,
     p2p,
     rebalance,
     relay,
     scaleout,
     sse,
+    storm,
 )
 
 __all__ = ["machine", "main"]
@@ -46,7 +48,7 @@ log = logging.getLogger("bench")
 WORKLOADS: dict[str, Callable[[Profile], dict[str, Any]]] = {
     "connections": connections.run, "fanout": fanout.run, "relay": relay.run, "e2e": e2e.run,
     "p2p": p2p.run, "scaleout": scaleout.run, "drops": drops.run, "rebalance": rebalance.run,
-    "sse": sse.run}
+    "sse": sse.run, "joins": joins.run, "storm": storm.run}
 #: What ``--smoke`` (tests/bench) runs: seconds each.
 SMOKE = ("fanout", "relay", "connections", "drops", "rebalance")
 RESULTS = ROOT / "bench" / "results"

@@ -198,7 +198,7 @@ async def close_all(clients: list[WsClient]) -> None:
 
 #: Load generator mode -> the workload module whose ``generate`` it runs.
 MODES = {"hold": "connections", "fanout": "fanout", "relay": "relay", "e2e": "e2e",
-         "p2p": "p2p", "drops": "drops", "sse": "sse"}
+         "p2p": "p2p", "drops": "drops", "sse": "sse", "storm": "storm"}
 
 
 def main(argv: list[str] | None = None) -> int:

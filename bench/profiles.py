@@ -42,6 +42,8 @@ class Profile:
     results: Path | None = None
     drops: int = 0  # issue 11 (bench/workloads/drops.py): drops into a column of 20, each twice
     rebalance_moves: int = 0  # moves per pattern of the rebalance workload
+    joins: tuple[int, ...] = ()  # issue 16 (bench/workloads/joins.py): one sprint of N
+    storm: tuple[int, ...] = ()  # issue 16 (bench/workloads/storm.py): N in a node restart
 
 
 PROFILES = {
@@ -58,13 +60,15 @@ PROFILES = {
                      rate_seconds=1.5,
                      relay_samples=300, relay_pairs=10, relay_seconds=2, e2e_patches=20,
                      p2p_seconds=3, scaleout_nodes=(1, 2), scaleout_events=20,
-                     scaleout_rates=(), drops=20, rebalance_moves=500),
-    "full": Profile("full", connections=(1000, 5000, 10_000), connections_peers=(1000, 5000),
+                     scaleout_rates=(), drops=20, rebalance_moves=500, joins=(1000,),
+                     storm=(2000,)),
+    "full": Profile("full", connections=(1000, 5000, 10_000, 19_500),
+                    connections_peers=(1000, 5000),
                     idle_s=6, fanout_sizes=(1, 100, 500, 1000, 5000), fanout_events=200,
                     fanout_frame_budget=200_000, rate_subscribers=1000,
                     rates=(10, 25, 40, 55, 70, 100),
                     channels_rates=(1, 2, 4), rate_seconds=3, relay_samples=2000,
                     relay_pairs=20, relay_seconds=5, e2e_patches=200, p2p_seconds=10,
                     scaleout_nodes=(1, 2, 3), scaleout_events=100, scaleout_rates=(10, 25, 40),
-                    drops=100, rebalance_moves=3000),
+                    drops=100, rebalance_moves=3000, joins=(1000, 5000), storm=(10_000,)),
 }

@@ -18,12 +18,14 @@ from bench.workloads import (
     drops,
     e2e,
     fanout,
+    joins,
     p2p,
     rebalance,
     relay,
     scaleout,
     side_by_side,
     sse,
+    storm,
 )
 
 __all__ = ["write_report"]
@@ -180,7 +182,8 @@ def _bounds(data: dict[str, Any]) -> list[str]:
 
 
 SECTIONS = (connections.section, fanout.section, relay.section, e2e.section, p2p.section,
-            scaleout.section, side_by_side.section, _board_writes, sse.section)
+            scaleout.section, side_by_side.section, _board_writes, joins.section, storm.section,
+            sse.section)
 
 
 def write_report(data: dict[str, Any], out: Path) -> Path:

@@ -2,12 +2,12 @@
 restarted; every client ends live and re-subscribed, and every authoritative event posted
 during the storm is delivered exactly once in effect (after resume or resync).
 
-Sized for CI: 2,000 connections in 20 sprints, about 10 to 20 s a broker. The bench's storm
-workload (``bench/workloads/storm.py``) runs the same swarm at 10,000 and measures it. The
-clients are ``bench.swarm``'s lean ones, in this process (the file limit is 20,000); the
-restarted node's storm control is tightened (500 joins in progress, 64 at once) so that the
-storm meets it: half the clients honour its Retry-After as ``peer/`` does, half back off blind as a
-browser does.
+Sized for CI: 2,000 connections in 100 sprints of 20 (presence still costs the square of a
+sprint's size: 100 a sprint takes minutes here), about a minute on a busy 2-core machine. The
+bench's storm workload (``bench/workloads/storm.py``) runs 10,000 in sprints of 100 with the
+node's default storm control, and measures it. The clients are ``bench.swarm``'s lean ones,
+in this process (the file limit is 20,000), reconnecting by the protocol's rule (full
+jitter, 0.5 s doubling to 30 s).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def _files() -> Iterator[None]:
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+@pytest.mark.timeout(240)
 @pytest.mark.parametrize("broker", ["redis"])  # memory:// passes too; 60 s more of CI
 async def test_a_node_killed_under_2000_connections_gets_every_client_back_with_every_event(
         broker: str, prefix: str) -> None:
@@ -61,13 +62,14 @@ async def test_a_node_killed_under_2000_connections_gets_every_client_back_with_
         await asyncio.sleep(0.3)
         await asyncio.to_thread(server.stop, signal.SIGKILL)
         assert await swarm.until(lambda: swarm.live() == 0, 20)
-        # Back with storm control tightened, so that the storm meets it.
+        # Back with joins run 64 at once, and room for all of them in progress: a shed
+        # browser-like client can back off for up to 30 s, too long for CI (the 503 and the
+        # clients' answer to it: test_storm_control.py; shedding under load: bench storm).
         server.args.remove("--max-pending-joins=0")
-        server.args += ["--max-pending-joins=500", "--join-concurrency=64",
-                        "--join-retry-after=1"]
+        server.args += ["--max-pending-joins=2000", "--join-concurrency=64"]
         await asyncio.to_thread(server.start)
         everyone = len(swarm.members)
-        assert await swarm.until(lambda: swarm.live() == everyone, 60), \
+        assert await swarm.until(lambda: swarm.live() == everyone, 120), \
             f"{swarm.live()} of {everyone} live again"
         posting = False
         await storm

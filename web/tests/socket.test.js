@@ -219,3 +219,21 @@ for (const [code, why, welcomed] of [[4008, "flooding", true], [4029, "too many 
     assert.equal(timers[0].ms, 8000);
   });
 }
+
+test("handshakes shed by a node in a storm (HTTP 503: a browser sees only 1006 before open) back off in growing windows", async () => {
+  // docs/protocol.md §2: the browser cannot read Retry-After; its ordinary backoff must
+  // keep growing while the node sheds, and reset only after a connection stayed up.
+  const { sock, timers, flush, fire, last, advance } = setup();
+  sock.connect();
+  await flush();
+  last().welcome();
+  advance(60_000); // up long enough: the node's restart finds it at attempt 0
+  last().serverClose(1006);
+  const windows = [];
+  for (let i = 0; i < 6; i++) {
+    windows.push(timers[0].ms);
+    await fire();
+    last().serverClose(1006); // shed: no open, no welcome
+  }
+  assert.deepEqual(windows, [250, 500, 1000, 2000, 4000, 8000], "random 0.5 × min(cap, 500·2^n)");
+});
