@@ -60,7 +60,8 @@ async def test_the_welcome_lists_the_first_50_peers_and_counts_everyone(
     # Every earlier peer ends up seeing the same first 50, by presence frames.
     for client in crowd:
         await client.sees(set(everyone[:VISIBLE]))
-        assert client.count == VISIBLE + 10
+        while client.count != VISIBLE + 10:  # a change of the count alone may come later
+            await client.recv_type("presence")
 
 
 async def test_a_burst_of_joins_is_told_once_each_in_coalesced_frames(
