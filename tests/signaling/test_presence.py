@@ -126,9 +126,12 @@ async def test_a_bad_peers_request_gets_an_error_and_the_connection_stays(
 
 async def test_peers_requests_over_the_rate_are_refused(connect: Connect, sprint: int) -> None:
     ana = await connect(sprint)
-    for _ in range(11):
+    for _ in range(40):  # a burst of 10, then 10 a second: most of these are refused
         await ana.send({"type": "peers", "limit": 1})
-    answers = [await ana.recv() for _ in range(11)]
-    assert [a["type"] for a in answers].count("peers") == 10
-    assert answers[-1] == {"type": "error", "code": "rate_limited",
-                           "message": "at most 10 peers requests per second"}
+    answers = [await ana.recv() for _ in range(40)]
+    pages = [a for a in answers if a["type"] == "peers"]
+    refused = [a for a in answers if a["type"] != "peers"]
+    assert 10 <= len(pages) < 40
+    assert answers[:10] == pages[:10]  # the burst first
+    assert set(map(str, refused)) == {str({"type": "error", "code": "rate_limited",
+                                           "message": "at most 10 peers requests per second"})}
