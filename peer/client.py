@@ -241,6 +241,10 @@ class Peer:
             self._reliable.move_to_end(task)
             while len(self._reliable) > RELIABLE_MEMORY:
                 self._reliable.popitem(last=False)
+        # A peer whose offer came before the presence frame naming it has a channel already.
+        early = [p for p in self.channel_peers() if p not in self.peers]
+        for peer_id in early:
+            self.mesh.send(peer_id, drag)  # type: ignore[union-attr]  # open: there is a mesh
         relay_to = [p for p in self.peers if self.mesh is None or not self.mesh.send(p, drag)]
         if self.count > len(self.peers) + 1:  # peers we do not see: the server tells all
             await self._signaling.send(Relay(data=drag.to_wire()).to_wire())

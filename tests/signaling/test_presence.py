@@ -60,7 +60,8 @@ async def test_the_welcome_lists_the_first_50_peers_and_counts_everyone(
     # Every earlier peer ends up seeing the same first 50, by presence frames.
     for client in crowd:
         await client.sees(set(everyone[:VISIBLE]))
-        assert client.count == VISIBLE + 10
+        while client.count != VISIBLE + 10:  # a change of the count alone may come later
+            await client.recv_type("presence")
 
 
 async def test_a_burst_of_joins_is_told_once_each_in_coalesced_frames(
@@ -125,9 +126,12 @@ async def test_a_bad_peers_request_gets_an_error_and_the_connection_stays(
 
 async def test_peers_requests_over_the_rate_are_refused(connect: Connect, sprint: int) -> None:
     ana = await connect(sprint)
-    for _ in range(11):
+    for _ in range(40):  # a burst of 10, then 10 a second: most of these are refused
         await ana.send({"type": "peers", "limit": 1})
-    answers = [await ana.recv() for _ in range(11)]
-    assert [a["type"] for a in answers].count("peers") == 10
-    assert answers[-1] == {"type": "error", "code": "rate_limited",
-                           "message": "at most 10 peers requests per second"}
+    answers = [await ana.recv() for _ in range(40)]
+    pages = [a for a in answers if a["type"] == "peers"]
+    refused = [a for a in answers if a["type"] != "peers"]
+    assert 10 <= len(pages) < 40
+    assert answers[:10] == pages[:10]  # the burst first
+    assert set(map(str, refused)) == {str({"type": "error", "code": "rate_limited",
+                                           "message": "at most 10 peers requests per second"})}
