@@ -6,8 +6,8 @@ N realtime nodes on the Redis broker, and nginx in front with the configuration 
 from the same template compose uses (docker/nginx/watercooler.conf.template). Ports are
 picked here, everything else lives in the run directory (default run/cluster/: nginx
 config, logs, SQLite database unless DATABASE_URL is set, cluster.json describing the
-running cluster). Ctrl-C (or SIGTERM) stops everything, nginx first. One file of about
-400 lines on purpose: `make cluster` runs it as a script, and the deployment tests load
+running cluster). Ctrl-C (or SIGTERM) stops everything, nginx first. Over 300 lines (about
+400) on purpose, one file: `make cluster` runs it as a script, and the deployment tests load
 this same file; starting and stopping children is `tests/processes.py`'s job.
 
     python docker/cluster.py [--port 8000] [--nodes 2] [--run-dir run/cluster]

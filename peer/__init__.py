@@ -11,7 +11,7 @@ import logging
 from peer.api import KEEP, ApiClient, ApiError, Conflict, Keep, LogGone, Snapshot, Ticket
 from peer.client import OtherPeer, Peer, Presence, ReceivedDrag, join
 from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
-from peer.events import Board, EventStream, Outcome, board_order
+from peer.event_stream import Board, EventStream, Outcome, board_order
 from peer.ice import block_all
 from peer.mesh import DEFAULT_MESH_LIMIT, Mesh, select_mesh
 from peer.remote import Link, RemotePeer

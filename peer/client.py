@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from peer.api import ApiClient, Snapshot, override_realtime
 from peer.drag import GHOST_TTL, DragReceiver, DragSequence, Ghost
-from peer.events import Board, EventStream
+from peer.event_stream import Board, EventStream
 from peer.feed import Feed
 from peer.follow import EventLog, Follower
 from peer.ice import IceFilter

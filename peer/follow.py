@@ -1,6 +1,6 @@
 """`Follower`: keeps one sprint's board current from its authoritative events (protocol §6).
 
-It does what `peer.events.EventStream` decides: applies events in order, sends ``resume``
+It does what `peer.event_stream.EventStream` decides: applies events in order, sends ``resume``
 over a gap, catches up from the REST event log after a ``resync`` and, only when the log
 cannot help (410 Gone, an error), reloads the whole sprint. `peer.client.Peer` feeds it
 the websocket's frames; `peer.tail` feeds it the log and a live source.
@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from peer.api import Snapshot
-from peer.events import Board, EventStream, Outcome
+from peer.event_stream import Board, EventStream, Outcome
 from peer.feed import Feed
 from signaling.backoff import backoff_delay
 

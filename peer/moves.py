@@ -18,7 +18,7 @@ from typing import Any
 
 from peer.api import ApiClient, ApiError, Conflict
 from peer.client import Peer
-from peer.events import board_order
+from peer.event_stream import board_order
 from signaling.protocol import STATUSES
 
 __all__ = ["ColumnCheck", "MoveTally", "busiest_column", "check_column", "drag_and_drop"]

@@ -9,7 +9,7 @@ import { STATUSES } from "./protocol.js";
 
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {"backlog" | "not_started" | "in_progress" | "testing" | "done"} ColumnKey */
-/** @typedef {import("./events.js").BoardState} BoardState */
+/** @typedef {import("./event-stream.js").BoardState} BoardState */
 /**
  * A drop the server has not answered yet: the card is shown directly below `after` in
  * column `key` (at the top when `after` is null). `ticket` tells a newer drop of the same

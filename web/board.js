@@ -1,27 +1,27 @@
 // @ts-check
 /**
- * The board view: columns, cards, remote ghosts, and moving cards with the pointer
- * (pointer events, not HTML5 drag and drop; a finger presses and holds first) or the
- * keyboard. It owns no data: the page hands it tasks and ghosts, and hears about drags
+ * The board view: its state (tasks, ghosts, the drag in progress), rendering it, and moving
+ * cards with the pointer (pointer events, not HTML5 drag and drop; a finger presses and
+ * holds first). It owns no data: the page hands it tasks and ghosts, and hears about drags
  * and drops through callbacks. On a phone one column is in view at a time, with tabs.
+ * Elsewhere: what the elements look like (board-render.js), where a point is on the board
+ * (board-geometry.js), the keyboard's moves (board-keys.js), long press and edge scrolling
+ * (board-gestures.js), the columns' order and pending drops (board-model.js).
  */
+import { dragWhere, slotAt } from "./board-geometry.js";
 import { EdgeScroller, LongPress } from "./board-gestures.js";
-import { COLUMNS, columnsOf, isStatus } from "./board-model.js";
+import { onBoardKeyDown } from "./board-keys.js";
+import { COLUMNS, columnsOf } from "./board-model.js";
+import { cardElement, columnElement, ghostElement } from "./board-render.js";
 import { ColumnSwitcher, columnInView, scrollToColumn } from "./column-switcher.js";
-import { avatar, h, hue } from "./dom.js";
+import { h } from "./dom.js";
 
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {import("./board-model.js").ColumnKey} ColumnKey */
 /** @typedef {import("./drag.js").Ghost} Ghost */
 /** @typedef {import("./board-model.js").Placement} Placement */
-/** @typedef {{key: ColumnKey, index: number}} Slot */
-/**
- * @typedef {object} Where  what a drag frame says about the target
- * @property {string | null} status
- * @property {number} index
- * @property {number | null} x
- * @property {number | null} y
- */
+/** @typedef {import("./board-geometry.js").Slot} Slot */
+/** @typedef {import("./board-geometry.js").Where} Where */
 /**
  * @typedef {object} BoardCallbacks
  * @property {(phase: "start"|"move"|"end", task: number, where: Where) => void} onDrag
@@ -86,7 +86,7 @@ export class BoardView {
       if (e.key === "Escape" && this.drag?.mode === "pointer") this._cancel();
     };
     this.board.addEventListener("pointerdown", (e) => this._onPointerDown(e));
-    this.board.addEventListener("keydown", (e) => this._onKeyDown(e));
+    this.board.addEventListener("keydown", (e) => onBoardKeyDown(this, e));
     // Capture: scroll events of the columns' lists do not bubble.
     this.board.addEventListener("scroll", () => this._onScroll(), { capture: true, passive: true });
     // A long press is ours, not the browser's menu.
@@ -164,15 +164,7 @@ export class BoardView {
         if (el) cards.splice(Math.min(g.index ?? cards.length, cards.length), 0, el);
       }
       const count = cols[key].length + (d && d.to.key === key ? 1 : 0);
-      return h("section", {
-        class: `column column--${key}`, "data-testid": "column", "data-status": key, role: "listitem",
-        "aria-labelledby": `col-title-${key}`,
-      },
-      h("header", { class: "column__header" },
-        h("h2", { id: `col-title-${key}`, class: "column__title" }, title),
-        h("span", { class: "column__count", "aria-label": `${count} tasks` }, String(count))),
-      h("div", { class: "column__cards", role: "list", "data-column": key },
-        cards.length ? cards : h("p", { class: "column__empty" }, key === "backlog" ? "Backlog is empty" : "Drop tasks here")));
+      return columnElement(key, title, count, cards);
     });
     const floating = this.ghosts.filter((g) => !g.status && g.x !== null && g.y !== null).map((g) => this._ghost(g, true));
     // Re-rendered lists would start at the top again: keep where each was scrolled to.
@@ -195,41 +187,16 @@ export class BoardView {
 
   /** @param {Task} t @param {boolean} [lifted] */
   _card(t, lifted = false) {
-    const d = this.drag;
-    const keyboardLifted = lifted && d?.mode === "keyboard";
     // Someone else is dragging this card right now (maybe while we do): say who, on the card.
     const holders = [...new Set(this.ghosts.filter((g) => g.task === t.id).map((g) => this.cb.nameOf(g.peer)))];
-    const heldBy = holders.length ? `${holders.join(" and ")} ${holders.length > 1 ? "are" : "is"} moving this` : "";
-    return h("article", {
-      class: `card${lifted ? " card--lifted" : ""}${keyboardLifted ? " card--keyboard" : ""}${heldBy ? " card--held" : ""}${this.highlighted === t.id && !lifted ? " card--highlight" : ""}`,
-      "data-testid": "card", "data-task-id": t.id, "data-status": t.status, tabindex: "0", role: "listitem",
-      "aria-roledescription": "movable task", "aria-grabbed": lifted ? "true" : "false",
-      "aria-label": `${t.name}${t.assigned ? `, assigned to ${t.assigned}` : ""}${heldBy ? `. ${heldBy}` : ""}. Press Space to move, E to edit.`,
-      style: heldBy ? { "--hue": String(hue(holders[0])) } : null,
-    },
-    heldBy ? h("div", { class: "card__held", "data-testid": "held-by", "aria-hidden": "true" }, avatar(holders[0]), h("span", null, heldBy)) : null,
-    h("div", { class: "card__top" },
-      h("h3", { class: "card__name" }, t.name),
-      h("button", { class: "card__edit icon-button", type: "button", "data-action": "edit", "aria-label": `Edit ${t.name}`, title: "Edit", tabindex: "-1" }, "✎")),
-    t.description ? h("p", { class: "card__desc" }, t.description) : null,
-    h("div", { class: "card__meta" },
-      t.due ? h("span", { class: `card__due${isPast(t.due) && t.status !== "done" ? " card__due--late" : ""}`, title: "Due" }, `Due ${t.due}`) : h("span"),
-      t.assigned ? avatar(t.assigned, `Assigned to ${t.assigned}`) : null));
+    return cardElement(t, {
+      lifted, keyboard: lifted && this.drag?.mode === "keyboard", holders, highlighted: this.highlighted === t.id,
+    });
   }
 
   /** @param {Ghost} g @param {boolean} [floating] */
   _ghost(g, floating = false) {
-    const task = this._find(g.task);
-    const name = this.cb.nameOf(g.peer);
-    const label = `${name} is moving “${task?.name ?? `task ${g.task}`}”`;
-    const el = h("div", {
-      class: `ghost${floating ? " ghost--floating" : ""}`, "data-testid": "ghost", "data-task-id": g.task,
-      "data-peer-id": g.peer, "aria-label": label, role: "note",
-      style: { "--hue": String(hue(name)), ...(floating ? { left: `${(g.x ?? 0) * 100}%`, top: `${(g.y ?? 0) * 100}%` } : {}) },
-    },
-    h("div", { class: "ghost__label" }, avatar(name), h("span", null, label)),
-    h("div", { class: "ghost__name" }, task?.name ?? ""));
-    return el;
+    return ghostElement(g, this._find(g.task), this.cb.nameOf(g.peer), floating);
   }
 
   // --- pointer dragging -----------------------------------------------------------------
@@ -288,7 +255,7 @@ export class BoardView {
   /** Put the placeholder where the pointer is now, and tell the others. */
   _retarget() {
     const d = /** @type {LocalDrag} */ (this.drag);
-    const to = this._slotAt(d.pointer.x, d.pointer.y) ?? d.to;
+    const to = slotAt(this.board, d.pointer.x, d.pointer.y) ?? d.to;
     if (to.key !== d.to.key || to.index !== d.to.index) {
       d.to = to;
       this.render();
@@ -344,7 +311,7 @@ export class BoardView {
       if (p && !p.hold?.armed && e.target instanceof Element && e.target.closest(".card") && !e.target.closest("[data-action]")) this.cb.onOpen(p.task);
       return;
     }
-    const to = this._slotAt(e.clientX, e.clientY) ?? this.drag.to;
+    const to = slotAt(this.board, e.clientX, e.clientY) ?? this.drag.to;
     this.drag.to = to;
     this._drop();
   }
@@ -359,59 +326,9 @@ export class BoardView {
     return { key: "backlog", index: 0 };
   }
 
-  /**
-   * The column and position under a client point (index counts the column's cards
-   * without the dragged one and without ghosts).
-   * @param {number} x @param {number} y
-   * @returns {Slot | null}
-   */
-  _slotAt(x, y) {
-    // Only columns mostly in view: not the next one peeking in at a phone's edge.
-    const view = this.board.getBoundingClientRect();
-    const columns = /** @type {HTMLElement[]} */ ([...this.board.querySelectorAll(".column")]).filter((c) => {
-      const r = c.getBoundingClientRect();
-      return Math.min(r.right, view.right) - Math.max(r.left, view.left) > r.width / 2;
-    });
-    let best = null;
-    let bestDist = Infinity;
-    for (const col of columns) {
-      const r = col.getBoundingClientRect();
-      const dist = x < r.left ? r.left - x : x > r.right ? x - r.right : 0;
-      if (dist < bestDist) {
-        bestDist = dist;
-        best = col;
-      }
-    }
-    if (!best || bestDist > 48) return null;
-    const key = /** @type {ColumnKey} */ (best.dataset.status);
-    const cards = /** @type {HTMLElement[]} */ ([...best.querySelectorAll(".card:not(.card--lifted)")]);
-    let index = 0;
-    for (const c of cards) {
-      const r = c.getBoundingClientRect();
-      if (y > r.top + r.height / 2) index += 1;
-    }
-    return { key, index };
-  }
-
-  /** What the drag frames say: target status (none for backlog), index, pointer fractions. */
+  /** What the drag frames say about the drag in progress. */
   _where() {
-    const d = /** @type {LocalDrag} */ (this.drag);
-    const r = this.board.getBoundingClientRect();
-    let { x, y } = d.pointer;
-    if (d.mode === "keyboard") {
-      const el = this.board.querySelector(".card--lifted");
-      const cr = el?.getBoundingClientRect();
-      if (cr) ({ x, y } = { x: cr.left + cr.width / 2, y: cr.top + cr.height / 2 });
-    }
-    const frac = (/** @type {number} */ v, /** @type {number} */ lo, /** @type {number} */ size) =>
-      size > 0 ? Math.min(1, Math.max(0, (v - lo) / size)) : null;
-    return {
-      status: isStatus(d.to.key) ? d.to.key : null,
-      index: d.to.index,
-      // Across the whole board, also the part scrolled out of view (a phone's other columns).
-      x: frac(x + this.board.scrollLeft, r.left, this.board.scrollWidth),
-      y: frac(y, r.top, r.height),
-    };
+    return dragWhere(this.board, /** @type {LocalDrag} */ (this.drag));
   }
 
   _drop() {
@@ -463,92 +380,4 @@ export class BoardView {
       if (this.drag?.mode === "pointer") this._retarget();
     });
   }
-
-  // --- keyboard moving ------------------------------------------------------------------
-
-  /** @param {KeyboardEvent} e */
-  _onKeyDown(e) {
-    const cardEl = /** @type {HTMLElement | null} */ (/** @type {HTMLElement} */ (e.target).closest?.(".card"));
-    if (!cardEl) return;
-    const d = this.drag;
-    if (!d) {
-      const task = this._find(Number(cardEl.dataset.taskId));
-      if (!task) return;
-      if (e.key === " " || e.key === "Enter") {
-        e.preventDefault();
-        const from = this._slotOf(task);
-        this.drag = { task, from, to: from, mode: "keyboard", preview: null, pointer: { x: 0, y: 0 }, grab: { dx: 0, dy: 0 } };
-        this.render();
-        this._focusCard(task.id);
-        this.cb.onDrag("start", task.id, this._where());
-        this.cb.announce(`Picked up ${task.name}. Use the arrow keys to move, Enter to drop, Escape to cancel.`);
-      } else if (e.key === "e" || e.key === "E") {
-        e.preventDefault();
-        this.cb.onOpen(task);
-      } else if (e.key.startsWith("Arrow")) {
-        e.preventDefault();
-        this._focusNeighbour(cardEl, e.key);
-      }
-      return;
-    }
-    if (d.mode !== "keyboard") return;
-    if (e.key === "Escape") {
-      e.preventDefault();
-      this._cancel();
-    } else if (e.key === "Enter" || e.key === " ") {
-      e.preventDefault();
-      const col = COLUMNS.find((c) => c.key === d.to.key);
-      this.cb.announce(`Dropped ${d.task.name} in ${col?.title}, position ${d.to.index + 1}.`);
-      this._drop();
-    } else if (e.key.startsWith("Arrow")) {
-      e.preventDefault();
-      this._keyboardMove(e.key);
-    } else if (e.key === "Tab") {
-      this._cancel();
-    }
-  }
-
-  /** @param {string} key */
-  _keyboardMove(key) {
-    const d = /** @type {LocalDrag} */ (this.drag);
-    const cols = this._columns();
-    const lengthOf = (/** @type {ColumnKey} */ k) => cols[k].filter((t) => t.id !== d.task.id).length;
-    const ci = COLUMNS.findIndex((c) => c.key === d.to.key);
-    if (key === "ArrowLeft" || key === "ArrowRight") {
-      const next = COLUMNS[ci + (key === "ArrowLeft" ? -1 : 1)];
-      if (!next) return;
-      d.to = { key: next.key, index: Math.min(d.to.index, lengthOf(next.key)) };
-    } else if (key === "ArrowUp") {
-      d.to = { ...d.to, index: Math.max(0, d.to.index - 1) };
-    } else if (key === "ArrowDown") {
-      d.to = { ...d.to, index: Math.min(lengthOf(d.to.key), d.to.index + 1) };
-    }
-    this.render();
-    this._focusCard(d.task.id);
-    this.cb.onDrag("move", d.task.id, this._where());
-    const title = COLUMNS.find((c) => c.key === d.to.key)?.title;
-    this.cb.announce(`${title}, position ${d.to.index + 1} of ${lengthOf(d.to.key) + 1}.`);
-  }
-
-  /** Arrow keys without a lifted card move focus between cards. @param {HTMLElement} cardEl @param {string} key */
-  _focusNeighbour(cardEl, key) {
-    const col = cardEl.closest(".column");
-    if (!col) return;
-    const cards = /** @type {HTMLElement[]} */ ([...col.querySelectorAll(".card")]);
-    const i = cards.indexOf(cardEl);
-    if (key === "ArrowUp") cards[i - 1]?.focus();
-    else if (key === "ArrowDown") cards[i + 1]?.focus();
-    else {
-      const sib = key === "ArrowLeft" ? col.previousElementSibling : col.nextElementSibling;
-      const target = sib?.querySelectorAll(".card")[Math.min(i, (sib?.querySelectorAll(".card").length ?? 1) - 1)];
-      /** @type {HTMLElement | undefined} */ (target)?.focus();
-    }
-  }
-}
-
-/** @param {string} date YYYY-MM-DD */
-function isPast(date) {
-  const today = new Date();
-  const pad = (/** @type {number} */ n) => String(n).padStart(2, "0");
-  return date < `${today.getFullYear()}-${pad(today.getMonth() + 1)}-${pad(today.getDate())}`;
 }

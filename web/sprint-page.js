@@ -15,7 +15,7 @@ import { openTaskDialog } from "./dialogs.js";
 import { h } from "./dom.js";
 import { conflictMessage } from "./edits.js";
 import { DragReceiver, DragSequence } from "./drag.js";
-import { EventStream, applyEvent } from "./events.js";
+import { EventStream, applyEvent } from "./event-stream.js";
 import { Mesh } from "./mesh.js";
 import { PresenceChip } from "./presence-chip.js";
 import { channelsFrame, peersFrame, relayFrame, resumeFrame, signalFrame } from "./protocol.js";
@@ -49,7 +49,7 @@ export class SprintPage {
     this.sprintId = sprintId;
     this.showError = showError;
     this.announce = announce;
-    /** @type {import("./events.js").BoardState} */
+    /** @type {import("./event-stream.js").BoardState} */
     this.state = { tasks: new Map(), backlog: new Map(), sprint: null };
     /** @type {{username: string, full_name?: string}[]} */
     this.users = [];

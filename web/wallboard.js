@@ -2,12 +2,12 @@
 /**
  * The wallboard (`#/sprints/<id>/wall`): a large-type, read-only board for a team screen.
  * Loaded over REST, kept live by the sprint's Server-Sent Events stream only (sse-stream.js:
- * no websocket, no WebRTC), with events applied once and in order by events.js's
+ * no websocket, no WebRTC), with events applied once and in order by event-stream.js's
  * EventStream (a gap or a `resync` is caught up from the REST event log, a refetch when the
  * log cannot help). Shows the sprint's four columns with their counts, how much is done, and
  * how many people have the board open.
  */
-import { applyEvent, EventStream } from "./events.js";
+import { applyEvent, EventStream } from "./event-stream.js";
 import { avatar, h } from "./dom.js";
 import { COLUMNS, isoDate, sortTasks } from "./board-model.js";
 import { SseStream } from "./sse-stream.js";
@@ -28,7 +28,7 @@ export class Wallboard {
     this.sprintId = sprintId;
     this.showError = showError;
     this.destroyed = false;
-    /** @type {import("./events.js").BoardState} */
+    /** @type {import("./event-stream.js").BoardState} */
     this.state = { sprint: null, tasks: new Map(), backlog: new Map() };
     /** task id -> what its card showed, to mark the cards that changed. @type {Map<number, string> | null} */
     this.shown = null;

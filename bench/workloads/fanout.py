@@ -5,7 +5,7 @@ the server's CPU per delivered frame; an open loop at rising rates gives the sus
 The syscall floor (`bench/peers/naive_tornado.py --floor`) runs beside the servers as the
 reference. `fanout_once` is also the scale-out workload's measurement. Load generator mode
 ``fanout``; the report's section 2, its two plots and the fan-out paragraphs of "What bounds
-the misses". The longest workload module, on purpose: fan-out is the benchmark's headline
+the misses". Over 300 lines on purpose (the longest workload): fan-out is the headline
 (closed loop, open loop, the floor, py-spy), and split further it would not read in one place.
 """
 

@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from peer.cli import build_parser, describe_event, drag_path
+from peer.cli import build_parser
+from peer.commands_drag import drag_path
+from peer.commands_watch import describe_event
 from signaling.protocol import STATUSES
 from tests.servers import ROOT
 

@@ -11,7 +11,10 @@ from typing import Any
 import pytest
 
 from peer import KEEP, ApiClient, ApiError, Conflict, board_order
-from peer.cli import EXIT_CONFLICT, Session, build_parser, swarm
+from peer.cli import build_parser
+from peer.commands_drag import swarm
+from peer.commands_move import EXIT_CONFLICT
+from peer.session import Session
 from tests.integration.conftest import Board
 from tests.servers import ROOT, RealtimeServer
 

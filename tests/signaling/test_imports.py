@@ -1,4 +1,4 @@
-"""The realtime server's modules import each other without a circle, and stay small.
+"""The realtime server's modules import each other without a circle.
 
 Every import counts: at module level, under ``TYPE_CHECKING`` and inside functions. A
 circle (``app`` importing the handlers for its routes, the handlers importing ``app`` for
@@ -11,11 +11,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PACKAGE = Path(__file__).resolve().parents[2] / "signaling"
-#: Lines a module may have before it must say at its top why it is longer (issue 13).
-MAX_LINES = 300
 
 
 def _imports(path: Path) -> set[str]:
@@ -73,14 +69,3 @@ def test_the_cycle_finder_finds_a_circle() -> None:
     assert _cycle({"app": {"sprint"}, "sprint": {"node"}, "node": {"app"}}) == [
         "app", "sprint", "node", "app"]
     assert _cycle({"app": {"sprint", "node"}, "sprint": {"node"}, "node": set()}) is None
-
-
-@pytest.mark.parametrize("path", sorted(PACKAGE.glob("*.py")), ids=lambda p: p.name)
-def test_a_module_over_300_lines_says_why_at_its_top(path: Path) -> None:
-    lines = path.read_text().splitlines()
-    if len(lines) <= MAX_LINES:
-        return
-    top = " ".join(lines[:15])
-    assert "300 lines" in top, (
-        f"{path.name} has {len(lines)} lines: split it by job, or say at its top why not "
-        "('Over 300 lines because ...' in its docstring)")

@@ -1,10 +1,10 @@
-"""`peer.events`: the client algorithm of protocol §6, frame by frame."""
+"""`peer.event_stream`: the client algorithm of protocol §6, frame by frame."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from peer.events import Board, EventStream, Outcome
+from peer.event_stream import Board, EventStream, Outcome
 
 
 def ev(seq: int, action: str = "updated", task: int = 1, **data: Any) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 // log, refetch only when the log cannot help or the stream was renumbered.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { EventStream, applyEvent } from "../events.js";
+import { EventStream, applyEvent } from "../event-stream.js";
 
 /** @param {number} seq @param {object} [extra] */
 const ev = (seq, extra = {}) => ({
