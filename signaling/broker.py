@@ -9,7 +9,7 @@ same methods with ``Envelope.pack()`` bytes published on a per-sprint channel, a
 calling ``deliver`` with ``Envelope.unpack()``, presence in a hash with a heartbeat TTL per
 node, and ``record_event`` as one atomic script over a capped list. The broker also keeps
 the replay memory of ``POST /events/`` (``claim_nonce``), shared by every node with Redis.
-``signaling.node.create_broker`` picks one from the ``--broker`` URL.
+``signaling.brokers.create_broker`` picks one from the ``--broker`` URL.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ It keeps the subscribers of each sprint (the seed chapter's design) and every lo
 id, owns the broker, the history, the metrics and the configuration, and delivers
 envelopes to local connections, each frame framed once for all of them. Handlers receive
 the node through ``initialize()`` (``signaling.app`` wires the routes); the node imports no
-handler. ``create_broker`` picks the broker a ``--broker`` URL names.
+handler. ``signaling.brokers.create_broker`` picks the broker a ``--broker`` URL names.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 from signaling.admission import ConnectionSlots
-from signaling.broker import Broker, BrokerError, Deliver, Envelope, Member, PresencePage
+from signaling.broker import Broker, Envelope, Member, PresencePage
+from signaling.brokers import create_broker
 from signaling.channel_pairs import ChannelPairs
 from signaling.config import Config
 from signaling.framing import text_frame
 from signaling.history import History
 from signaling.join_gate import JoinGate
 from signaling.keepalive import Keepalive
-from signaling.memory_broker import MemoryBroker
 from signaling.metrics import Metrics
 from signaling.presence import PresenceTicker
 from signaling.protocol import (
@@ -35,7 +35,7 @@ from signaling.protocol import (
 )
 from signaling.ratelimit import LogBudget
 
-__all__ = ["Connection", "Node", "create_broker"]
+__all__ = ["Connection", "Node"]
 
 log = logging.getLogger(__name__)
 
@@ -268,32 +268,3 @@ class Node:
         while (self.peers or self._tasks) and loop.time() < deadline:
             await asyncio.sleep(0.02)
         await self.broker.close()
-
-
-def create_broker(url: str, deliver: Deliver, history: History, *,
-                  prefix: str = "watercooler:", presence_ttl: float = 15.0,
-                  metrics: Metrics | None = None, replay_cache_size: int = 100_000) -> Broker:
-    """The broker a ``--broker`` URL names: ``memory://`` (default), one Redis
-    (``redis[s]://[[user]:password@]host[:port][/db]``) or a Redis Cluster
-    (``redis[s]+cluster://[[user]:password@]host[:port][,host[:port]...]``).
-
-    ``prefix`` starts every Redis key and channel; ``presence_ttl`` is how long a node
-    that stopped heart-beating keeps its peers listed (Redis only); ``replay_cache_size``
-    bounds the memory broker's replay memory (Redis keeps every nonce for its TTL).
-    """
-    scheme = url.partition("://")[0].lower()
-    if scheme == "memory":
-        return MemoryBroker(deliver, history, replay_cache_size=replay_cache_size)
-    if scheme in ("redis", "rediss", "redis+cluster", "rediss+cluster"):
-        try:  # redis-py is needed only by the nodes of a cluster
-            from signaling.redis_broker import RedisBroker, redact
-        except ImportError as exc:
-            raise BrokerError(f"--broker {scheme}://: needs redis-py ({exc}); "
-                              "pip install -r requirements.txt") from None
-        try:
-            return RedisBroker(url, deliver, history, prefix=prefix,
-                               presence_ttl=presence_ttl, metrics=metrics)
-        except ValueError as exc:
-            raise BrokerError(f"--broker {redact(url)}: {exc}") from None
-    raise BrokerError(f"--broker {url}: unknown scheme {scheme!r}; expected memory://, "
-                      "redis[s]:// or redis[s]+cluster://")

@@ -22,8 +22,6 @@ HEADER_LINES = 15
 #: is to be split (by whoever owns it next). Strict: the test fails once one is split, to be
 #: taken off this list.
 SPLIT_PENDING = {
-    "signaling/node.py": "the node's state and delivery, plus `create_broker` (choosing a "
-                         "broker from a URL), which belongs with the brokers",
     "web/sprint-page.js": "the page's view, its realtime wiring (every frame type) and the "
                           "drop/move requests with their refusals, in one class",
 }

@@ -16,9 +16,9 @@ import pytest
 
 from signaling.auth import NonceClaim, User
 from signaling.broker import BrokerError, Envelope, reset_envelope
+from signaling.brokers import create_broker
 from signaling.history import EventStatus, History
 from signaling.memory_broker import MemoryBroker
-from signaling.node import create_broker
 from signaling.redis_broker import RedisBroker, redact
 from tests.redis_util import delete_prefix, require_redis
 from tests.signaling.conftest import BrokerNode, NodeFactory, ana, until
