@@ -10,11 +10,12 @@
 import { ActivityPanel } from "./activity-panel.js";
 import { ApiError } from "./api.js";
 import { BoardView } from "./board.js";
-import { afterFor, columnsOf, isoDate, moveBody, placeTask } from "./board-model.js";
+import { isoDate, placeTask } from "./board-model.js";
 import { openTaskDialog } from "./dialogs.js";
 import { h } from "./dom.js";
 import { conflictMessage } from "./edits.js";
 import { DragReceiver, DragSequence } from "./drag.js";
+import { Drops } from "./drops.js";
 import { EventStream, applyEvent } from "./event-stream.js";
 import { Mesh } from "./mesh.js";
 import { PresenceChip } from "./presence-chip.js";
@@ -25,7 +26,6 @@ import { wallLink } from "./wallboard.js";
 /** @typedef {import("./api.js").Api} Api */
 /** @typedef {import("./api.js").Task} Task */
 /** @typedef {import("./protocol.js").PeerUser} PeerUser */
-/** @typedef {import("./board-model.js").Placement} Placement */
 
 /** How long a notice (a lost drop) stays on screen. */
 const NOTICE_MS = 8000;
@@ -57,11 +57,12 @@ export class SprintPage {
     this.presence = new Map();
     /** Every peer of the sprint, us included (0 while disconnected). */
     this.count = 0;
-    /** Drops the server has not answered yet, by task id. @type {Map<number, Placement>} */
-    this.pending = new Map();
-    this.dropTickets = 0;
-    /** Each card's latest move request in flight. @type {Map<number, Promise<Task | null>>} */
-    this.inflight = new Map();
+    this.drops = new Drops({
+      api, sprintId,
+      state: () => this.state,
+      render: () => this.renderBoard(),
+      refused: (task, err) => this._dropRefused(task, err),
+    });
     /** @type {string | null} */
     this.selfPeer = null;
     this.destroyed = false;
@@ -302,7 +303,7 @@ export class SprintPage {
         announce: this.announce,
       });
     }
-    this.board.update({ tasks: [...this.state.tasks.values()], backlog: [...this.state.backlog.values()], pending: this.pending, ghosts: this.receiver.ghosts.list() });
+    this.board.update({ tasks: [...this.state.tasks.values()], backlog: [...this.state.backlog.values()], pending: this.drops.pending, ghosts: this.receiver.ghosts.list() });
   }
 
   renderGhosts() {
@@ -323,51 +324,17 @@ export class SprintPage {
   // --- actions --------------------------------------------------------------------------
 
   /**
-   * One move request for a drop, made on the version the card had when it was picked up.
-   * The card shows where it was dropped until the answer; a refusal puts the board back
-   * to the server's state and says why.
-   * @param {Task} task  the task as it was when the drag started
-   * @param {{key: any, index: number}} to
+   * A card was dropped: one move request (web/drops.js); a refusal puts the board back to
+   * the server's state and says why (who held the card, when someone else changed it).
+   * @param {Task} task @param {{key: any, index: number}} to
    */
-  async drop(task, to) {
-    const cols = columnsOf(this.state.tasks.values(), this.state.backlog.values(), this.pending);
-    const after = afterFor(cols[/** @type {keyof typeof cols} */ (to.key)], task.id, to.index);
-    const ticket = ++this.dropTickets;
-    this.pending.set(task.id, { key: to.key, after, ticket });
-    this.renderBoard();
-    const request = this._move(task, moveBody(to.key, this.sprintId, after), ticket, this.inflight.get(task.id));
-    this.inflight.set(task.id, request);
-    await request;
-    if (this.inflight.get(task.id) === request) this.inflight.delete(task.id);
+  drop(task, to) {
+    return this.drops.drop(task, to);
   }
 
-  /**
-   * @param {Task} task @param {import("./board-model.js").MoveBody} body @param {number} ticket
-   * @param {Promise<Task | null> | undefined} previous  this card's drop still on its way, if any
-   * @returns {Promise<Task | null>} the task as saved, or null when refused
-   */
-  async _move(task, body, ticket, previous) {
-    // Dropped again before the first drop was answered: wait for it and name the version
-    // it produced (this person's own change is no conflict).
-    const ours = previous ? await previous : null;
-    try {
-      const saved = await this.api.moveTask(task.id, body, { ifMatch: (ours ?? task).version });
-      placeTask(this.state, saved, this.sprintId);
-      return saved;
-    } catch (err) {
-      this._dropRefused(task, err, ticket);
-      return null;
-    } finally {
-      if (this.pending.get(task.id)?.ticket === ticket) this.pending.delete(task.id);
-      this.renderBoard();
-    }
-  }
-
-  /** @param {Task} task @param {unknown} err @param {number} ticket */
-  _dropRefused(task, err, ticket) {
-    if (this.pending.get(task.id)?.ticket !== ticket) return; // a later drop of this card decides
+  /** @param {Task} task @param {unknown} err */
+  _dropRefused(task, err) {
     if (err instanceof ApiError && err.isConflict && err.current) {
-      placeTask(this.state, err.current, this.sprintId);
       const holder = this.receiver.ghosts.lastHolder(task.id, Date.now());
       const message = conflictMessage(holder ? this.presence.get(holder)?.username ?? null : null);
       this.notify(message);
