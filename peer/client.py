@@ -1,7 +1,7 @@
 """`Peer`: one client of a sprint — presence, events, and drags over data channels or relay.
 
 It ties the pieces together: the websocket (`peer.websocket`), the authoritative events
-(`peer.follow`, on `peer.events`'s algorithm), drag numbering and dedupe (`peer.drag`)
+(`peer.follow`, on `peer.event_stream`'s algorithm), drag numbering and dedupe (`peer.drag`)
 and the WebRTC mesh (`peer.mesh`). Drags go peer to peer where a data channel is open
 and through one ``relay`` frame for every other peer (docs/protocol.md §8). Over 300
 lines because `Peer` is the one class a library user meets: its frame dispatch and
