@@ -241,15 +241,18 @@ class Peer:
             self._reliable.move_to_end(task)
             while len(self._reliable) > RELIABLE_MEMORY:
                 self._reliable.popitem(last=False)
-        # A peer whose offer came before the presence frame naming it has a channel already.
-        early = [p for p in self.channel_peers() if p not in self.peers]
-        for peer_id in early:
-            self.mesh.send(peer_id, drag)  # type: ignore[union-attr]  # open: there is a mesh
+        # A peer whose offer came before the presence frame naming it (a channel opens within
+        # one presence tick) is known from its link: by its channel, else by relay on its own
+        # (a relay naming a peer that is gone is refused whole).
+        early = [p for p in self.mesh.peers if p not in self.peers] if self.mesh else []
+        early_relay = [p for p in early if not self.mesh.send(p, drag)]  # type: ignore[union-attr]
         relay_to = [p for p in self.peers if self.mesh is None or not self.mesh.send(p, drag)]
         if self.count > len(self.peers) + 1:  # peers we do not see: the server tells all
             await self._signaling.send(Relay(data=drag.to_wire()).to_wire())
-        else:
-            await self._relay(drag, relay_to)
+            return drag
+        await self._relay(drag, relay_to)
+        if early_relay:
+            await self._relay(drag, early_relay)
         return drag
 
     async def request_peers(self, after: str | None = None, limit: int = MAX_PEERS_PAGE,
@@ -317,9 +320,11 @@ class Peer:
         self._receive(sender, data, "datachannel")
 
     def _on_link(self, remote: RemotePeer, old: Link, new: Link) -> None:
-        if old is Link.OPEN and new is Link.FAILED and remote.remote_id in self.peers:
+        if old is Link.OPEN and new is Link.FAILED:
             # What went on the reliable channel may not have arrived: say it again by
-            # relay; the receiver's seq check drops whatever it already has.
+            # relay; the receiver's seq check drops whatever it already has. Also to a peer
+            # the presence frame naming it has not reached yet (a channel opens within one
+            # presence tick): its offer proved it a peer of the sprint.
             drags = list(self._reliable.values())
             self._spawn(self._resend(drags, remote.remote_id))
 

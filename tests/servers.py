@@ -133,6 +133,12 @@ class RealtimeServer:
                 values[name] = float(value)
         return values
 
+    def sprint_metric(self, name: str, sprint: int) -> float:
+        """One sprint's sample of a per-sprint metric (0 when it has none). Not ``metric``:
+        a sprint's series goes when its last connection leaves, so a sum over all sprints
+        can drop while another test's peers leave."""
+        return self.metrics().get(f'{name}{{sprint="{sprint}"}}', 0.0)
+
     def metric(self, name: str) -> float:
         """Sum of every sample of a metric (all label sets)."""
         total = 0.0

@@ -33,7 +33,7 @@ async def test_websocket_only_peer_gets_relay_while_others_stay_peer_to_peer(
     await until(lambda: all(p.channel_peers() == {q.peer_id for q in (a, b, c) if q is not p}
                             for p in (a, b, c)), what="A, B, C mesh")
     got = {p.peer_id: collect(p) for p in (a, b, c, d)}
-    relayed = server.metric("watercooler_relayed_total")
+    relayed = server.sprint_metric("watercooler_relayed_total", sprint)
 
     await a.send_drag(1, "start", status="in_progress")
     await a.send_drag(1, "end", status="done")
@@ -46,7 +46,7 @@ async def test_websocket_only_peer_gets_relay_while_others_stay_peer_to_peer(
     assert tasks_by_via(got[a.peer_id]) == {2: {"relay"}}
     for p in (b, c):
         assert tasks_by_via(got[p.peer_id]) == {1: {"datachannel"}, 2: {"relay"}}
-    assert server.metric("watercooler_relayed_total") > relayed
+    assert server.sprint_metric("watercooler_relayed_total", sprint) > relayed
     # D never answered: A, B and C gave the pair up and use relay for good.
     await until(lambda: all(p.mesh is not None and p.mesh.peers[str(d.peer_id)].link
                             is Link.FAILED for p in (a, b, c)), timeout=6)
@@ -78,12 +78,12 @@ async def test_broken_channel_resends_start_by_relay(server: RealtimeServer,
     got = collect(b)
     await a.send_drag(8, "start", status="testing")
     await until(lambda: len(got) == 1)
-    relayed = server.metric("watercooler_relayed_total")
+    relayed = server.sprint_metric("watercooler_relayed_total", sprint)
 
     assert b.mesh is not None
     await b.mesh.peers[str(a.peer_id)].pc.close()  # B's side of the pair dies
     await until(lambda: a.channel_peers() == frozenset(), what="A notices")
-    await until(lambda: server.metric("watercooler_relayed_total") > relayed,
+    await until(lambda: server.sprint_metric("watercooler_relayed_total", sprint) > relayed,
                 what="A re-sends its start by relay")
     await a.send_drag(8, "end", status="done")
     await until(lambda: [r.drag.phase for r in got] == ["start", "end"])

@@ -29,7 +29,7 @@ async def test_three_peers_drag_peer_to_peer_without_the_server(
     a, b, c = [await peers(sprint) for _ in range(3)]
     await until(lambda: full_mesh([a, b, c]), what="every pair has a data channel")
     got_b, got_c = collect(b), collect(c)
-    relayed = server.metric("watercooler_relayed_total")
+    relayed = server.sprint_metric("watercooler_relayed_total", sprint)
 
     await a.send_drag(7, "start", status="not_started", index=0, x=0.1, y=0.5)
     for i in range(1, 6):
@@ -44,7 +44,7 @@ async def test_three_peers_drag_peer_to_peer_without_the_server(
         assert got[0].user == {"id": a.user["id"], "username": a.user["username"]}  # type: ignore[index]
         seqs = [r.drag.seq for r in got]
         assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)  # shown once, never back
-    assert server.metric("watercooler_relayed_total") == relayed
+    assert server.sprint_metric("watercooler_relayed_total", sprint) == relayed
     assert b.ghosts() == []  # the end removed the ghost
     assert a.channel_reports[-1] == {b.peer_id, c.peer_id}
 
