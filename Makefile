@@ -63,19 +63,21 @@ lint: $(STAMP) $(NODE_STAMP)
 	$(VENV)/bin/mypy api signaling peer
 	node_modules/.bin/tsc -p tsconfig.json
 
-# Every suite on the embedded default (SQLite + in-memory broker), then the
-# database-backed suites again on the real PostgreSQL. A missing PostgreSQL or
-# Redis is a failure, never a skip.
+# The realtime, peer, cluster and deploy suites and the browser suite on the embedded
+# default (SQLite + in-memory broker, with Redis where a test says so); the database-backed
+# suites (api, integration) on the real PostgreSQL, plus the SQLite-only checks of `make run`.
+# A missing PostgreSQL or Redis is a failure, never a skip.
 test: $(STAMP) system-deps lint test-js test-sqlite test-postgres
 
 # The browser suite runs in its own process: Playwright's sync API keeps an event loop
 # running in the main thread, which the asyncio suites cannot share.
 test-sqlite: $(STAMP)
-	$(VENV)/bin/pytest tests --ignore=tests/web -m "not fuzz"
+	$(VENV)/bin/pytest tests --ignore=tests/web --ignore=tests/api --ignore=tests/integration
+	$(VENV)/bin/pytest tests/api/test_seed_demo.py tests/api/test_migrations.py tests/api/test_web_root.py
 	$(VENV)/bin/pytest tests/web
 
-# The suites that touch the database, again on PostgreSQL (the realtime-only suites
-# have no database and already ran above); the API fuzzing runs here only.
+# The suites that touch the database, on PostgreSQL (the realtime-only suites have no
+# database and ran above; the browser suite drives the board on SQLite).
 test-postgres: $(STAMP)
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest tests/api tests/integration -m "not browser"
 

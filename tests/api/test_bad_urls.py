@@ -1,6 +1,6 @@
 """Bad URLs, query strings and headers get a 4xx in the API's JSON error shape, never a 500 or HTML.
 
-Run on SQLite and again on PostgreSQL (`make test-postgres`), where a NUL character or an
+Run on PostgreSQL by `make test` (and on SQLite by `pytest tests/api`), where a NUL character or an
 integer past 64 bits reaching a query is an error of the database driver.
 """
 
