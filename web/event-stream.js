@@ -211,3 +211,22 @@ export function applyEvent(state, event) {
       return false;
   }
 }
+
+/**
+ * §6 step 4, shared by the board and the wallboard: feed `stream` the REST log's events
+ * after `since`; `caughtUp` at its end, `catchUpFailed` when it cannot help (410 Gone, or
+ * unreachable). Stops quietly once `gone()` (the page left) or the stream stopped catching up.
+ * @param {AsyncIterable<any>} log  the event log after `since` (`api.eventLog`)
+ * @param {EventStream} stream @param {() => boolean} gone
+ */
+export async function catchUpFromLog(log, stream, gone) {
+  try {
+    for await (const event of log) {
+      if (gone() || !stream.catchingUp) return;
+      stream.onEvent(event);
+    }
+    stream.caughtUp();
+  } catch {
+    if (!gone()) stream.catchUpFailed();
+  }
+}

@@ -16,7 +16,7 @@ import { h } from "./dom.js";
 import { conflictMessage } from "./edits.js";
 import { DragReceiver, DragSequence } from "./drag.js";
 import { Drops } from "./drops.js";
-import { EventStream, applyEvent } from "./event-stream.js";
+import { EventStream, applyEvent, catchUpFromLog } from "./event-stream.js";
 import { Mesh } from "./mesh.js";
 import { PresenceChip } from "./presence-chip.js";
 import { channelsFrame, peersFrame, relayFrame, resumeFrame, signalFrame } from "./protocol.js";
@@ -151,16 +151,8 @@ export class SprintPage {
    * from the REST log, applied as if live; a refetch only when the log cannot help.
    * @param {number} since
    */
-  async catchUp(since) {
-    try {
-      for await (const event of this.api.eventLog(this.sprintId, since)) {
-        if (this.destroyed || !this.stream.catchingUp) return;
-        this.stream.onEvent(event);
-      }
-      this.stream.caughtUp();
-    } catch (err) {
-      if (!this.destroyed) this.stream.catchUpFailed(); // 410 Gone, or unreachable
-    }
+  catchUp(since) {
+    return catchUpFromLog(this.api.eventLog(this.sprintId, since), this.stream, () => this.destroyed);
   }
 
   /** The log could not help either: the sprint first, then its tasks. */

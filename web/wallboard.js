@@ -7,7 +7,7 @@
  * log cannot help). Shows the sprint's four columns with their counts, how much is done, and
  * how many people have the board open.
  */
-import { applyEvent, EventStream } from "./event-stream.js";
+import { applyEvent, catchUpFromLog, EventStream } from "./event-stream.js";
 import { avatar, h } from "./dom.js";
 import { COLUMNS, isoDate, sortTasks } from "./board-model.js";
 import { SseStream } from "./sse-stream.js";
@@ -91,17 +91,10 @@ export class Wallboard {
   }
 
   /** After `resync` or a gap: the REST event log after `since`. @param {number} since */
-  async catchUp(since) {
-    try {
-      for await (const event of this.api.eventLog(this.sprintId, since)) {
-        if (this.destroyed || !this.stream.catchingUp) return;
-        this.stream.onEvent(event);
-      }
-      this.stream.caughtUp();
-    } catch {
-      if (!this.destroyed) this.stream.catchUpFailed();
-    }
+  catchUp(since) {
+    return catchUpFromLog(this.api.eventLog(this.sprintId, since), this.stream, () => this.destroyed);
   }
+
 
   async refetch() {
     try {
